@@ -1,0 +1,2 @@
+"""gaussmix: Gaussian mixture models."""
+__version__ = "0.1.0"
