@@ -1,0 +1,413 @@
+"""The EM engine: initialisation, the E-pass over chunks, the M-step, the loop and recovery.
+
+One EM iteration is one pass over the rows: each chunk's log-densities give responsibilities
+and, at once, that chunk's :class:`~gaussmix._stats.SufficientStats`; merged statistics go
+through the M-step. :func:`run_em` only sees a ``pass_fn(params) -> SufficientStats``, so the
+same loop drives in-memory, out-of-core and distributed fits.
+
+The lower bound reported per iteration is the weighted mean log-likelihood of the E-step of that
+iteration (parameters *before* its M-step), exactly as scikit-learn reports it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ._kernels import logsumexp_rows
+from ._kmeans import kmeans, kmeans_plusplus
+from ._stats import SufficientStats, chunk_stats
+from .covariance import CovarianceModel
+
+logger = logging.getLogger("gaussmix")
+
+#: Default bytes of per-chunk workspace (log-densities, responsibilities, whitened residuals).
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+
+class DegenerateComponentWarning(UserWarning):
+    """A component emptied out or collapsed onto a point and was re-seeded."""
+
+
+@dataclass
+class Params:
+    """Mixture parameters in float64, covariances in the model's scikit-learn shape."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    prec_chol: np.ndarray
+
+
+@dataclass
+class EMResult:
+    params: Params
+    lower_bound: float
+    lower_bounds: list = field(default_factory=list)
+    n_iter: int = 0
+    converged: bool = False
+    n_reseeds: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# data sources
+
+
+def auto_chunk_size(d: int, k: int, itemsize: int, budget: int = DEFAULT_CHUNK_BYTES) -> int:
+    """Rows per chunk so that the (rows, k, d) workspace and (rows, k) arrays fit ``budget``."""
+    per_row = itemsize * (k * d + 4 * k + 2 * d) + 16
+    return int(max(256, min(2**20, budget // per_row)))
+
+
+class ArraySource:
+    """Rows of an in-memory or memory-mapped 2-D array with weights, served in chunks."""
+
+    def __init__(self, X: np.ndarray, w: np.ndarray, chunk_size: int):
+        self.X = X
+        self.w = w
+        self.chunk_size = int(chunk_size)
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        n, cs = self.X.shape[0], self.chunk_size
+        for s in range(0, n, cs):
+            yield self.X[s:s + cs], self.w[s:s + cs]
+
+    def weighted_mean(self) -> np.ndarray:
+        tot = np.zeros(self.X.shape[1])
+        wsum = 0.0
+        for Xc, wc in self.chunks():
+            tot += wc.astype(np.float64) @ Xc.astype(np.float64, copy=False)
+            wsum += float(wc.sum(dtype=np.float64))
+        return tot / wsum
+
+
+# ---------------------------------------------------------------------------------------------
+# E-step kernels
+
+
+def _centred_log_prob(model: CovarianceModel, Xs: np.ndarray, params: Params,
+                      shift: np.ndarray) -> np.ndarray:
+    dt = Xs.dtype
+    lp = model.log_prob(Xs, (params.means - shift).astype(dt), params.prec_chol.astype(dt))
+    with np.errstate(divide="ignore"):
+        lp += np.log(params.weights).astype(dt)
+    return lp
+
+
+def weighted_log_prob(model: CovarianceModel, X: np.ndarray, params: Params,
+                      shift: np.ndarray) -> np.ndarray:
+    """``log w_j + log N(x_i | mu_j, Sigma_j)`` (n, k) in the dtype of ``X``.
+
+    ``shift`` is subtracted from ``X`` and the means first: log-densities are translation
+    invariant, and centring keeps float32 residuals accurate.
+    """
+    return _centred_log_prob(model, X - shift.astype(X.dtype), params, shift)
+
+
+def e_pass(source, params: Params, model: CovarianceModel, shift: np.ndarray,
+           dtype, n_worst: int | None = None) -> SufficientStats:
+    """One pass over ``source``: sufficient statistics under ``params``."""
+    k, d = params.means.shape
+    n_worst = k if n_worst is None else n_worst
+    stats = SufficientStats.empty(k, d, model.full_scatter)
+    for Xc, wc in source.chunks():
+        Xc = np.asarray(Xc, dtype=dtype)
+        stats = stats.merge(chunk_pass(Xc, wc, params, model, shift, n_worst))
+    return stats
+
+
+def chunk_pass(X: np.ndarray, w: np.ndarray, params: Params, model: CovarianceModel,
+               shift: np.ndarray, n_worst: int) -> SufficientStats:
+    """E-step and statistics of one chunk ``X`` (already in the compute dtype)."""
+    Xs = X - shift.astype(X.dtype)
+    log_norm, resp = logsumexp_rows(_centred_log_prob(model, Xs, params, shift), out_resp=True)
+    s = chunk_stats(Xs, np.asarray(w), resp, log_norm, model.full_scatter, n_worst)
+    s.means += shift
+    if len(s.worst_X):
+        s.worst_X += shift
+    return s
+
+
+def stats_from_labels(source, labels: np.ndarray, k: int, model: CovarianceModel,
+                      shift: np.ndarray, dtype) -> SufficientStats:
+    """Statistics of a hard assignment (one-hot responsibilities)."""
+    d = source.X.shape[1]
+    stats = SufficientStats.empty(k, d, model.full_scatter)
+    start = 0
+    for Xc, wc in source.chunks():
+        n = Xc.shape[0]
+        resp = np.zeros((n, k), dtype=dtype)
+        resp[np.arange(n), labels[start:start + n]] = 1
+        Xs = np.asarray(Xc, dtype=dtype) - shift.astype(dtype)
+        s = chunk_stats(Xs, wc, resp, np.zeros(n, dtype=dtype), model.full_scatter, 0)
+        s.means += shift
+        stats = stats.merge(s)
+        start += n
+    return stats
+
+
+def stats_from_resp(source, resp: np.ndarray, model: CovarianceModel, shift, dtype):
+    """Statistics of soft responsibilities ``resp`` (n, k) given for every row."""
+    k = resp.shape[1]
+    d = source.X.shape[1]
+    stats = SufficientStats.empty(k, d, model.full_scatter)
+    start = 0
+    for Xc, wc in source.chunks():
+        n = Xc.shape[0]
+        Xs = np.asarray(Xc, dtype=dtype) - shift.astype(dtype)
+        s = chunk_stats(Xs, wc, resp[start:start + n].astype(dtype), np.zeros(n, dtype=dtype),
+                        model.full_scatter, 0)
+        s.means += shift
+        stats = stats.merge(s)
+        start += n
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# M-step
+
+
+def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float
+           ) -> tuple[Params, list[int]]:
+    """Parameters from statistics; also the components whose covariance is not PD."""
+    total = stats.nk.sum()
+    weights = stats.nk / total if total > 0 else np.full(len(stats.nk), 1.0 / len(stats.nk))
+    cov = model.from_stats(stats.nk, stats.scatter, reg_covar)
+    prec_chol, bad = model.precision_cholesky(cov)
+    return Params(weights, stats.means.copy(), cov, prec_chol), bad
+
+
+def params_from_precisions(weights, means, precisions, model: CovarianceModel) -> Params:
+    prec_chol = model.precision_cholesky_from_precisions(np.asarray(precisions, dtype=np.float64))
+    cov = model.covariances_from_precision_cholesky(prec_chol)
+    return Params(np.asarray(weights, dtype=np.float64), np.asarray(means, dtype=np.float64),
+                  cov, prec_chol)
+
+
+# ---------------------------------------------------------------------------------------------
+# degenerate components
+
+
+def find_degenerate(stats: SufficientStats, model: CovarianceModel, bad_chol: list[int]
+                    ) -> dict[int, str]:
+    """Components to re-seed, with the reason: empty, collapsed, or not positive definite."""
+    k = len(stats.nk)
+    total = stats.nk.sum()
+    out: dict[int, str] = {}
+    data_var = float(np.trace(stats.data_covariance())) / stats.means.shape[1]
+    spread = model.spread(stats.nk, stats.scatter)
+    for j in range(k):
+        if stats.nk[j] <= 1e-10 * total:
+            out[j] = "emptied out"
+        elif data_var > 0 and spread[j] <= 1e-12 * data_var and model.name != "tied":
+            out[j] = "collapsed onto a single point"
+    for j in bad_chol:
+        if j >= 0:
+            out.setdefault(j, "has a covariance that is not positive definite")
+    return out
+
+
+def reseed(params: Params, stats: SufficientStats, model: CovarianceModel, reg_covar: float,
+           comps: dict[int, str]) -> Params | None:
+    """Move each component in ``comps`` onto a worst-explained row with the data's covariance.
+
+    Returns ``None`` when there is nothing to re-seed from (all rows identical).
+    """
+    data_cov = stats.data_covariance()
+    d = data_cov.shape[0]
+    if np.trace(data_cov) <= 0 or len(stats.worst_X) == 0:
+        return None
+    data_cov = data_cov + reg_covar * np.eye(d)
+    weights = params.weights.copy()
+    means = params.means.copy()
+    cov = params.covariances.copy()
+    k = len(weights)
+    order = np.argsort(stats.worst_score, kind="stable")
+    for i, j in enumerate(sorted(comps)):
+        means[j] = stats.worst_X[order[i % len(order)]]
+        weights[j] = 1.0 / k
+        model.reset_component(cov, j, data_cov)
+    weights /= weights.sum()
+    prec_chol, bad = model.precision_cholesky(cov)
+    if bad:
+        return None
+    return Params(weights, means, cov, prec_chol)
+
+
+_ILL_DEFINED = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
+    "number of components, increase reg_covar, or scale the input data."
+)
+
+# ---------------------------------------------------------------------------------------------
+# progress
+
+_progress_hooks: list[Callable[[int, float], None]] = []
+
+
+@contextmanager
+def progress(hook: Callable[[int, float], None]):
+    """Call ``hook(n_iter, lower_bound)`` after every EM iteration inside the block."""
+    _progress_hooks.append(hook)
+    try:
+        yield
+    finally:
+        _progress_hooks.remove(hook)
+
+
+def _say(verbose: int, msg: str) -> None:
+    logger.info(msg)
+    if verbose:
+        sys.stderr.write(msg + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# the loop
+
+
+def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
+           model: CovarianceModel, *, reg_covar: float, tol: float, max_iter: int,
+           lower_bound: float = -np.inf, verbose: int = 0, verbose_interval: int = 10,
+           max_reseeds: int | None = None) -> EMResult:
+    """EM from ``params`` until the mean log-likelihood changes by less than ``tol``."""
+    k = len(params.weights)
+    max_reseeds = 3 * k if max_reseeds is None else max_reseeds
+    lower_bounds: list[float] = []
+    converged = False
+    n_reseeds = 0
+    n_iter = 0
+    t_prev = time.perf_counter()
+    for n_iter in range(1, max_iter + 1):
+        prev = lower_bound
+        stats = pass_fn(params)
+        lower_bound = stats.mean_log_likelihood
+        new, bad = m_step(stats, model, reg_covar)
+        degenerate = find_degenerate(stats, model, bad)
+        if degenerate:
+            if model.name == "tied" and bad:
+                raise ValueError(_ILL_DEFINED)
+            if n_reseeds < max_reseeds:
+                seeded = reseed(new, stats, model, reg_covar, degenerate)
+                if seeded is not None:
+                    n_reseeds += len(degenerate)
+                    warnings.warn(
+                        "; ".join(f"component {j} {why}" for j, why in degenerate.items())
+                        + f" at iteration {n_iter}: re-seeded from the worst-explained samples.",
+                        DegenerateComponentWarning, stacklevel=3)
+                    new = seeded
+                    bad = []
+            if bad:
+                raise ValueError(_ILL_DEFINED + f" (components {sorted(bad)})")
+        params = new
+        lower_bounds.append(lower_bound)
+        change = lower_bound - prev
+        for hook in _progress_hooks:
+            hook(n_iter, lower_bound)
+        if verbose and n_iter % verbose_interval == 0:
+            now = time.perf_counter()
+            msg = f"  Iteration {n_iter}"
+            if verbose >= 2:
+                msg += f"\t time lapse {now - t_prev:.5f}s\t ll change {change:.5f}"
+            t_prev = now
+            _say(verbose, msg)
+        if not math.isfinite(lower_bound):
+            raise ValueError(
+                "The log-likelihood became non-finite during EM. Scale the input data or "
+                "increase reg_covar.")
+        if abs(change) < tol:
+            converged = True
+            break
+    return EMResult(params, lower_bound, lower_bounds, n_iter, converged, n_reseeds)
+
+
+def fit_em(pass_fn: Callable[[Params], SufficientStats], init_fn: Callable[[], Params],
+           model: CovarianceModel, *, n_init: int, reg_covar: float, tol: float, max_iter: int,
+           warm: tuple[Params, float] | None = None, verbose: int = 0,
+           verbose_interval: int = 10) -> EMResult:
+    """EM from ``n_init`` initialisations (or once from ``warm = (params, lower_bound)``).
+
+    Keeps the run with the highest final lower bound, as scikit-learn does.
+    """
+    best: EMResult | None = None
+    for init in range(1 if warm is not None else n_init):
+        _say(verbose, f"Initialization {init}")
+        t0 = time.perf_counter()
+        params, lb0 = warm if warm is not None else (init_fn(), -np.inf)
+        if max_iter == 0:
+            result = EMResult(params, -np.inf)
+        else:
+            result = run_em(pass_fn, params, model, reg_covar=reg_covar, tol=tol,
+                            max_iter=max_iter, lower_bound=lb0, verbose=verbose,
+                            verbose_interval=verbose_interval)
+            msg = "converged" if result.converged else "did not converge"
+            extra = (f". time lapse {time.perf_counter() - t0:.5f}s\t lower bound "
+                     f"{result.lower_bound:.5f}" if verbose >= 2 else "")
+            _say(verbose, f"Initialization {msg}{extra}.")
+        if best is None or result.lower_bound > best.lower_bound:
+            best = result
+    return best
+
+
+# ---------------------------------------------------------------------------------------------
+# initialisation
+
+
+def initial_params(source, k: int, model: CovarianceModel, init_params: str, rng,
+                   reg_covar: float, shift: np.ndarray, dtype, *, weights_init=None,
+                   means_init=None, precisions_init=None) -> Params:
+    """Initial parameters as scikit-learn builds them, with sample weights honoured."""
+    X, w = source.X, source.w
+    n = X.shape[0]
+    if init_params == "kmeans":
+        _, labels = kmeans(np.asarray(X, dtype=dtype), k, w, rng)
+        stats = stats_from_labels(source, labels, k, model, shift, dtype)
+    elif init_params == "k-means++":
+        idx = kmeans_plusplus(np.asarray(X, dtype=dtype), k, w, rng)
+        stats = _stats_from_points(X, w, idx, model)
+    elif init_params == "random_from_data":
+        pos = np.flatnonzero(w > 0)
+        idx = pos[rng.choice(len(pos), size=k, replace=False)]
+        stats = _stats_from_points(X, w, idx, model)
+    elif init_params == "random":
+        resp = rng.uniform(size=(n, k)).astype(dtype)
+        resp /= resp.sum(axis=1)[:, None]
+        stats = stats_from_resp(source, resp, model, shift, dtype)
+    else:  # validated earlier
+        raise ValueError(f"unknown init_params {init_params!r}")
+    params, _ = m_step(stats, model, reg_covar)
+    if weights_init is not None:
+        params.weights = np.asarray(weights_init, dtype=np.float64).copy()
+    if means_init is not None:
+        params.means = np.asarray(means_init, dtype=np.float64).copy()
+    if precisions_init is not None:
+        p = params_from_precisions(params.weights, params.means, precisions_init, model)
+        params.prec_chol, params.covariances = p.prec_chol, p.covariances
+    else:
+        prec_chol, bad = model.precision_cholesky(params.covariances)
+        if bad:
+            raise ValueError(_ILL_DEFINED)
+        params.prec_chol = prec_chol
+    return params
+
+
+def _stats_from_points(X, w, idx, model) -> SufficientStats:
+    """Statistics where component ``j`` owns exactly row ``idx[j]`` (with its weight)."""
+    k = len(idx)
+    d = X.shape[1]
+    nk = np.asarray(w, dtype=np.float64)[idx]
+    means = np.asarray(X, dtype=np.float64)[idx]
+    scatter = np.zeros((k, d, d) if model.full_scatter else (k, d))
+    return SufficientStats(nk, means, scatter, 0.0, float(nk.sum()), k,
+                           np.empty((0, d)), np.empty(0))

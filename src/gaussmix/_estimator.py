@@ -1,0 +1,395 @@
+"""The scikit-learn compatible :class:`GaussianMixture` estimator (thin: validate, run, store)."""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import covariance
+from ._engine import (ArraySource, EMResult, Params, auto_chunk_size, e_pass, fit_em,
+                      initial_params, weighted_log_prob)
+from ._kernels import logsumexp_rows
+from ._typing import INIT_PARAMS
+from ._validation import Interval, Kinds, Options, check_finite, check_params, check_sample_weight
+
+_RANDOM_STATE = Kinds(None, numbers.Integral, np.random.RandomState,
+                      label="None, an int or a numpy.random.RandomState")
+_ARRAY = Kinds(None, np.ndarray, list, tuple, label="None or an array-like")
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture model fitted by Expectation-Maximization.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the same parameters,
+    defaults, fitted attributes and meanings, plus sample weights, float32 fitting, bounded
+    memory (rows are processed in chunks), recovery from degenerate components, and safe
+    persistence (:meth:`save`, :func:`gaussmix.load`).
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Number of mixture components.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Covariance structure (see :mod:`gaussmix.covariance`).
+    tol : float, default=1e-3
+        Convergence threshold on the change of the weighted mean log-likelihood.
+    reg_covar : float, default=1e-6
+        Non-negative regularisation added to the diagonal of every covariance.
+    max_iter : int, default=100
+        Number of EM iterations per initialisation.
+    n_init : int, default=1
+        Number of initialisations; the best result is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+        How the responsibilities that start EM are chosen. All four honour sample weights.
+    weights_init : array-like of shape (n_components,), default=None
+        Initial weights (must be non-negative and sum to 1).
+    means_init : array-like of shape (n_components, n_features), default=None
+        Initial means.
+    precisions_init : array-like, default=None
+        Initial precisions (inverse covariances), shaped as ``precisions_``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initialisation.
+    warm_start : bool, default=False
+        Continue from the previous fit's parameters (``n_init`` is then ignored).
+    verbose : int, default=0
+        Progress messages on stderr (1: per initialisation, 2: with timings and changes).
+    verbose_interval : int, default=10
+        Iterations between progress messages.
+    chunk_size : int or None, default=None
+        Rows processed at once. ``None`` picks a size whose workspace is about 64 MiB, so peak
+        memory is the data plus O(n_samples) regardless of ``n_components`` and ``n_features``.
+        Results do not depend on it beyond floating-point summation order.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        (n_components, n_features, n_features) if "full", (n_features, n_features) if "tied",
+        (n_components, n_features) if "diag", (n_components,) if "spherical".
+    precisions_ : ndarray
+        Inverses of the covariances, same shape.
+    precisions_cholesky_ : ndarray
+        Cholesky factors of the precisions, same shape.
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Weighted mean log-likelihood of the best initialisation at its last iteration.
+    lower_bounds_ : list of float
+        The lower bound at every iteration of the best initialisation.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined when ``X`` had string column names.
+
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : the estimator this one replaces.
+
+    References
+    ----------
+    Dempster, Laird, Rubin (1977). Maximum likelihood from incomplete data via the EM algorithm.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussmix import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> np.sort(gm.means_[:, 0]).round(1).tolist()
+    [1.0, 10.0]
+    >>> bool(gm.predict([[0, 0]])[0] != gm.predict([[12, 3]])[0])
+    True
+    """
+
+    _parameter_table = {
+        "n_components": [Interval(int, 1)],
+        "covariance_type": [Options("full", "tied", "diag", "spherical")],
+        "tol": [Interval(float, 0)],
+        "reg_covar": [Interval(float, 0)],
+        "max_iter": [Interval(int, 0)],
+        "n_init": [Interval(int, 1)],
+        "init_params": [Options(*INIT_PARAMS)],
+        "weights_init": [_ARRAY],
+        "means_init": [_ARRAY],
+        "precisions_init": [_ARRAY],
+        "random_state": [_RANDOM_STATE],
+        "warm_start": [Kinds(bool, np.bool_, label="a bool")],
+        "verbose": [Interval(int, 0)],
+        "verbose_interval": [Interval(int, 1)],
+        "chunk_size": [Kinds(None, label="None"), Interval(int, 1)],
+    }
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
+                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
+                 means_init=None, precisions_init=None, random_state=None, warm_start=False,
+                 verbose=0, verbose_interval=10, chunk_size=None):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+
+    # ------------------------------------------------------------------ validation helpers
+    def _check_params(self):
+        if self.covariance_type not in covariance.names():
+            covariance.get(self.covariance_type)  # raises, listing the valid names
+        check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
+
+    def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                          ensure_min_samples=2 if reset else 1, reset=reset)
+        check_finite(X)
+        return X
+
+    def _check_init_arrays(self, d: int, model) -> dict:
+        k = self.n_components
+        out = {}
+        if self.weights_init is not None:
+            w = np.asarray(self.weights_init, dtype=np.float64)
+            if w.shape != (k,):
+                raise ValueError(f"'weights_init' must have shape ({k},), got {w.shape}.")
+            if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w > 1):
+                raise ValueError("'weights_init' must be finite and in the range [0, 1].")
+            if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+                raise ValueError(f"'weights_init' must sum to 1; it sums to {w.sum():.6f}.")
+            out["weights_init"] = w
+        if self.means_init is not None:
+            m = np.asarray(self.means_init, dtype=np.float64)
+            if m.shape != (k, d):
+                raise ValueError(f"'means_init' must have shape ({k}, {d}), got {m.shape}.")
+            if not np.all(np.isfinite(m)):
+                raise ValueError("'means_init' contains NaN or inf values.")
+            out["means_init"] = m
+        if self.precisions_init is not None:
+            out["precisions_init"] = model.validate(self.precisions_init, k, d, "precisions_init")
+        return out
+
+    def _source(self, X, w):
+        k, d = self.n_components, X.shape[1]
+        cs = self.chunk_size or auto_chunk_size(d, k, X.dtype.itemsize)
+        return ArraySource(X, w, cs)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with EM.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; float32 input is fitted in float32.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights: an integer weight acts like repeating the row, a zero
+            weight like removing it, and scaling all weights changes nothing.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most likely component of each row of ``X``, shape (n_samples,)."""
+        X = self._fit(X, sample_weight)
+        return self._log_resp(X).argmax(axis=1)
+
+    def _fit(self, X, sample_weight):
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        n, d = X.shape
+        w = check_sample_weight(sample_weight, n)
+        n_pos = int(np.count_nonzero(w))
+        if n_pos < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components but got "
+                f"n_components = {self.n_components}, n_samples = {n_pos}"
+                + (" (samples with positive weight)" if n_pos < n else ""))
+        model = covariance.get(self.covariance_type)
+        inits = self._check_init_arrays(d, model)
+        source = self._source(X, w)
+        shift = source.weighted_mean()
+        dtype = X.dtype
+        rng = check_random_state(self.random_state)
+
+        def init_fn():
+            return initial_params(source, self.n_components, model, self.init_params, rng,
+                                  self.reg_covar, shift, dtype, **inits)
+
+        warm = None
+        if self.warm_start and hasattr(self, "converged_"):
+            warm = (self._params(), self.lower_bound_)
+        result: EMResult = fit_em(
+            lambda p: e_pass(source, p, model, shift, dtype), init_fn, model,
+            n_init=self.n_init, reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
+            warm=warm, verbose=self.verbose, verbose_interval=self.verbose_interval)
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(
+                "Best performing initialization did not converge. Try different init "
+                "parameters, or increase max_iter, tol, or check for degenerate data.",
+                ConvergenceWarning)
+        self._set_fitted(result.params, model)
+        self.converged_ = bool(result.converged)
+        self.n_iter_ = int(result.n_iter)
+        self.lower_bound_ = float(result.lower_bound)
+        self.lower_bounds_ = [float(v) for v in result.lower_bounds]
+        return X
+
+    def _set_fitted(self, params: Params, model) -> None:
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = params.covariances
+        self.precisions_cholesky_ = params.prec_chol
+        self.precisions_ = model.precisions(params.prec_chol)
+
+    def _params(self) -> Params:
+        return Params(np.asarray(self.weights_, dtype=np.float64),
+                      np.asarray(self.means_, dtype=np.float64),
+                      np.asarray(self.covariances_, dtype=np.float64),
+                      np.asarray(self.precisions_cholesky_, dtype=np.float64))
+
+    # ------------------------------------------------------------------ inference
+    def _weighted_log_prob_chunks(self, X):
+        model = covariance.get(self.covariance_type)
+        params = self._params()
+        cs = self.chunk_size or auto_chunk_size(X.shape[1], len(params.weights), X.dtype.itemsize)
+        shift = params.weights @ params.means
+        for s in range(0, X.shape[0], cs):
+            yield s, weighted_log_prob(model, X[s:s + cs], params, shift)
+
+    def _log_resp(self, X) -> np.ndarray:
+        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        for s, lp in self._weighted_log_prob_chunks(X):
+            log_norm = logsumexp_rows(lp)
+            out[s:s + lp.shape[0]] = lp - log_norm[:, None]
+        return out
+
+    def score_samples(self, X):
+        """Log-density of each row under the mixture, shape (n_samples,)."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        out = np.empty(X.shape[0], dtype=np.float64)
+        for s, lp in self._weighted_log_prob_chunks(X):
+            out[s:s + lp.shape[0]] = logsumexp_rows(lp)
+        return out
+
+    def score(self, X, y=None, sample_weight=None):
+        """Weighted mean log-likelihood of ``X`` (higher is better)."""
+        ll = self.score_samples(X)
+        w = check_sample_weight(sample_weight, len(ll))
+        return float(np.dot(w, ll) / w.sum())
+
+    def predict(self, X):
+        """Most likely component of each row, shape (n_samples,)."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        labels = np.empty(X.shape[0], dtype=np.intp)
+        for s, lp in self._weighted_log_prob_chunks(X):
+            labels[s:s + lp.shape[0]] = lp.argmax(axis=1)
+        return labels
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row, shape (n_samples, n_components)."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        out = np.exp(self._log_resp(X))
+        return out
+
+    def sample(self, n_samples=1):
+        """Draw ``n_samples`` rows from the fitted mixture.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each row (rows are grouped by component, as in scikit-learn).
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples!r}. The sampling requires at "
+                "least one sample.")
+        model = covariance.get(self.covariance_type)
+        d = self.means_.shape[1]
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        parts, labels = [], []
+        for j, (mean, c) in enumerate(zip(self.means_, counts)):
+            cov = model.component_covariance(self.covariances_, j, d)
+            chol = np.linalg.cholesky(cov)
+            parts.append(mean + rng.standard_normal(size=(c, d)) @ chol.T)
+            labels.append(np.full(c, j, dtype=int))
+        return np.vstack(parts), np.concatenate(labels)
+
+    # ------------------------------------------------------------------ model selection
+    def _n_parameters(self) -> int:
+        k, d = self.means_.shape
+        model = covariance.get(self.covariance_type)
+        return int(model.n_parameters(k, d) + k * d + k - 1)
+
+    def bic(self, X, sample_weight=None):
+        """Bayesian information criterion (lower is better); with weights, n is their sum."""
+        ll = self.score_samples(X)
+        w = check_sample_weight(sample_weight, len(ll))
+        return float(-2 * np.dot(w, ll) + self._n_parameters() * np.log(w.sum()))
+
+    def aic(self, X, sample_weight=None):
+        """Akaike information criterion (lower is better)."""
+        ll = self.score_samples(X)
+        w = check_sample_weight(sample_weight, len(ll))
+        return float(-2 * np.dot(w, ll) + 2 * self._n_parameters())
+
+    # ------------------------------------------------------------------ interoperability
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` in the portable gaussmix format (see :mod:`gaussmix.io`)."""
+        from ._io import save
+        save(self, path)
+
+    @classmethod
+    def from_sklearn(cls, gm) -> "GaussianMixture":
+        """A fitted gaussmix model with the parameters of a fitted scikit-learn one."""
+        check_is_fitted(gm)
+        keys = cls().get_params().keys()
+        params = {k: v for k, v in gm.get_params().items() if k in keys}
+        est = cls(**params)
+        model = covariance.get(gm.covariance_type)
+        prec_chol = np.asarray(gm.precisions_cholesky_, dtype=np.float64)
+        est._set_fitted(Params(np.asarray(gm.weights_, dtype=np.float64),
+                               np.asarray(gm.means_, dtype=np.float64),
+                               model.covariances_from_precision_cholesky(prec_chol), prec_chol),
+                        model)
+        for attr in ("converged_", "n_iter_", "lower_bound_", "n_features_in_",
+                     "feature_names_in_"):
+            if hasattr(gm, attr):
+                setattr(est, attr, getattr(gm, attr))
+        est.lower_bounds_ = list(getattr(gm, "lower_bounds_", []))
+        return est
+
+    def to_sklearn(self):
+        """A fitted :class:`sklearn.mixture.GaussianMixture` with this model's parameters."""
+        from sklearn.mixture import GaussianMixture as SkGaussianMixture
+        check_is_fitted(self)
+        params = self.get_params()
+        params.pop("chunk_size")
+        gm = SkGaussianMixture(**params)
+        for attr in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
+                     "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
+                     "feature_names_in_"):
+            if hasattr(self, attr):
+                setattr(gm, attr, getattr(self, attr))
+        return gm

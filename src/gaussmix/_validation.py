@@ -1,0 +1,122 @@
+"""Input checks: one declarative table of parameter constraints, and data/weight checks.
+
+Every message names the parameter, what is allowed, and what was received.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+class Interval:
+    """A numeric range constraint, ``kind`` being ``int`` or ``float``."""
+
+    def __init__(self, kind, low=None, high=None, closed="both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def accepts(self, v) -> bool:
+        if isinstance(v, (bool, np.bool_)):
+            return False
+        if self.kind is int and not isinstance(v, numbers.Integral):
+            return False
+        if self.kind is float and not isinstance(v, numbers.Real):
+            return False
+        if isinstance(v, numbers.Real) and not np.isfinite(v) and self.high is not None:
+            return False
+        if np.isnan(float(v)):
+            return False
+        lo_ok = self.low is None or (v >= self.low if self.closed in ("both", "left") else v > self.low)
+        hi_ok = self.high is None or (v <= self.high if self.closed in ("both", "right") else v < self.high)
+        return lo_ok and hi_ok
+
+    def __str__(self):
+        what = "an int" if self.kind is int else "a float"
+        lb = "[" if self.closed in ("both", "left") else "("
+        rb = "]" if self.closed in ("both", "right") else ")"
+        lo = "-inf" if self.low is None else self.low
+        hi = "inf" if self.high is None else self.high
+        return f"{what} in the range {lb}{lo}, {hi}{rb}"
+
+
+class Options:
+    """One of a fixed set of values."""
+
+    def __init__(self, *values):
+        self.values = values
+
+    def accepts(self, v) -> bool:
+        return any(v == x and type(v) is type(x) for x in self.values)
+
+    def __str__(self):
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+class Kinds:
+    """Any value of the given kinds (``None`` allowed as a kind)."""
+
+    def __init__(self, *kinds, label: str):
+        self.kinds, self.label = kinds, label
+
+    def accepts(self, v) -> bool:
+        return any((k is None and v is None) or (k is not None and isinstance(v, k))
+                   for k in self.kinds)
+
+    def __str__(self):
+        return self.label
+
+
+def check_params(owner: str, values: dict, table: dict) -> None:
+    """Raise ``ValueError`` for the first parameter in ``values`` that no constraint accepts."""
+    for name, constraints in table.items():
+        v = values[name]
+        if not any(c.accepts(v) for c in constraints):
+            allowed = " or ".join(str(c) for c in constraints)
+            raise ValueError(f"The {name!r} parameter of {owner} must be {allowed}. Got {v!r} instead.")
+
+
+def check_finite(X: np.ndarray, name: str = "X") -> None:
+    """Raise a ``ValueError`` counting the NaN/inf entries of ``X`` and locating the first."""
+    if X.dtype.kind not in "fc":
+        return
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    bad = ~finite
+    count = int(bad.sum())
+    loc = tuple(int(i) for i in np.argwhere(bad)[0])
+    where = f"row {loc[0]}, column {loc[1]}" if len(loc) == 2 else f"index {loc}"
+    first = X[loc]
+    raise ValueError(
+        f"Input {name} contains {count} NaN or inf value{'s' if count > 1 else ''} "
+        f"(first at {where}: {first!r}); remove or impute them before fitting.")
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype=np.float64) -> np.ndarray:
+    """Validated sample weights (n_samples,) in ``dtype``; ``None`` means all ones."""
+    if sample_weight is None:
+        return np.ones(n_samples, dtype=dtype)
+    if isinstance(sample_weight, numbers.Number):
+        w = np.full(n_samples, float(sample_weight), dtype=dtype)
+    else:
+        try:
+            w = np.asarray(sample_weight, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"sample_weight must be numeric: {exc}") from None
+    if w.ndim != 1:
+        raise ValueError(f"sample_weight must be 1-dimensional, got shape {w.shape}.")
+    if w.shape[0] != n_samples:
+        raise ValueError(
+            f"sample_weight has {w.shape[0]} entries but X has {n_samples} samples; "
+            f"sample_weight.shape == {w.shape}, expected ({n_samples},).")
+    if not np.all(np.isfinite(w)):
+        n_bad = int((~np.isfinite(w)).sum())
+        first = int(np.flatnonzero(~np.isfinite(w))[0])
+        raise ValueError(f"sample_weight contains {n_bad} NaN or inf value(s) (first at index {first}).")
+    if np.any(w < 0):
+        first = int(np.flatnonzero(w < 0)[0])
+        raise ValueError(f"sample_weight must be non-negative; found {int((w < 0).sum())} "
+                         f"negative value(s) (first at index {first}: {w[first]!r}).")
+    if not w.sum() > 0:
+        raise ValueError("sample_weight sums to zero: at least one sample needs a positive weight.")
+    return w.astype(dtype, copy=False)

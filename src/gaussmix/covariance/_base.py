@@ -1,0 +1,111 @@
+"""The interface every covariance model implements."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class CovarianceModel(ABC):
+    """Strategy object for one covariance structure.
+
+    A model knows the shapes of its parameters, how to turn centred sufficient statistics into
+    covariances (the M-step), how to factor them into precision Cholesky factors, and how to
+    evaluate per-component Gaussian log-densities. Parameter arrays have scikit-learn's shapes.
+
+    ``full_scatter`` tells the statistics whether this model needs full (k, d, d) centred
+    second moments or only their diagonals (k, d).
+    """
+
+    name: str
+    full_scatter: bool
+
+    # -- shapes -------------------------------------------------------------------------
+    @abstractmethod
+    def shape(self, k: int, d: int) -> tuple[int, ...]:
+        """Shape of ``covariances_`` / ``precisions_`` / ``precisions_cholesky_``."""
+
+    @abstractmethod
+    def n_parameters(self, k: int, d: int) -> int:
+        """Number of free covariance parameters."""
+
+    # -- M-step -------------------------------------------------------------------------
+    @abstractmethod
+    def from_stats(self, nk: np.ndarray, scatter: np.ndarray, reg_covar: float) -> np.ndarray:
+        """Covariances from responsibility mass ``nk`` (k,) and centred scatter, plus ``reg_covar``."""
+
+    # -- factorisations -----------------------------------------------------------------
+    @abstractmethod
+    def precision_cholesky(self, cov: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Precision Cholesky factors of ``cov`` and the components whose covariance is not PD.
+
+        Failed components get an identity factor so the result is always usable.
+        """
+
+    @abstractmethod
+    def precisions(self, prec_chol: np.ndarray) -> np.ndarray:
+        """Precision matrices ``L L^T`` in this model's shape."""
+
+    @abstractmethod
+    def covariances_from_precision_cholesky(self, prec_chol: np.ndarray) -> np.ndarray:
+        """Covariances ``(L L^T)^{-1}`` in this model's shape."""
+
+    @abstractmethod
+    def precision_cholesky_from_precisions(self, precisions: np.ndarray) -> np.ndarray:
+        """Precision Cholesky factors from precision matrices (as scikit-learn's ``precisions_init``)."""
+
+    @abstractmethod
+    def log_det_cholesky(self, prec_chol: np.ndarray, d: int) -> np.ndarray:
+        """``log det L`` per component, shape (k,) (broadcast for tied)."""
+
+    # -- densities ----------------------------------------------------------------------
+    @abstractmethod
+    def log_prob(self, X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) -> np.ndarray:
+        """Per-component log-densities ``log N(x_i | mu_j, Sigma_j)``, shape (n, k).
+
+        ``X``, ``means`` and ``prec_chol`` share one floating dtype, which the result keeps.
+        """
+
+    @abstractmethod
+    def component_covariance(self, cov: np.ndarray, j: int, d: int) -> np.ndarray:
+        """Dense (d, d) covariance of component ``j``."""
+
+    # -- validation and recovery -------------------------------------------------------
+    @abstractmethod
+    def validate(self, arr, k: int, d: int, name: str) -> np.ndarray:
+        """Check a user-supplied covariance or precision array: shape, finiteness, symmetry, PD."""
+
+    @abstractmethod
+    def spread(self, nk: np.ndarray, scatter: np.ndarray) -> np.ndarray:
+        """Mean variance per component before regularisation, shape (k,): zero means collapsed."""
+
+    @abstractmethod
+    def reset_component(self, cov: np.ndarray, j: int, value: np.ndarray) -> None:
+        """Replace component ``j``'s covariance in place by the dense (d, d) ``value``."""
+
+    def __repr__(self) -> str:
+        return f"<covariance model {self.name!r}>"
+
+
+def _whitened_sq_norm(Y: np.ndarray, k: int, d: int) -> np.ndarray:
+    """Sum of squares over each of the ``k`` consecutive blocks of ``d`` columns of ``Y`` (n, k*d)."""
+    Y = Y.reshape(Y.shape[0], k, d)
+    return np.einsum("nkd,nkd->nk", Y, Y)
+
+
+def _check_shape(arr, shape, name):
+    arr = np.asarray(arr, dtype=np.float64)
+    if arr.shape != tuple(shape):
+        raise ValueError(f"'{name}' must have shape {tuple(shape)}, got {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"'{name}' contains NaN or inf values.")
+    return arr
+
+
+def _check_spd(mats: np.ndarray, name: str) -> None:
+    """Every (d, d) matrix in ``mats`` (m, d, d) is symmetric and positive definite."""
+    for j, m in enumerate(mats):
+        if not np.allclose(m, m.T, rtol=1e-7, atol=1e-10 * max(1.0, np.abs(m).max())):
+            raise ValueError(f"'{name}' must be symmetric; matrix {j} is not.")
+        if np.linalg.eigvalsh(m).min() <= 0.0:
+            raise ValueError(f"'{name}' must be positive definite; matrix {j} is not.")

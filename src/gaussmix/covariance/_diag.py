@@ -1,0 +1,61 @@
+"""Diagonal covariance: each component has its own per-feature variances."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._kernels import LOG_2PI
+from ._base import CovarianceModel, _check_shape
+
+
+class DiagCovariance(CovarianceModel):
+    name = "diag"
+    full_scatter = False
+
+    def shape(self, k, d):
+        return (k, d)
+
+    def n_parameters(self, k, d):
+        return k * d
+
+    def from_stats(self, nk, scatter, reg_covar):
+        return scatter / np.maximum(nk, np.finfo(np.float64).tiny)[:, None] + reg_covar
+
+    def precision_cholesky(self, cov):
+        bad = [int(j) for j in np.flatnonzero(~np.all(cov > 0, axis=1))]
+        safe = np.where(cov > 0, cov, 1.0)
+        return 1.0 / np.sqrt(safe), bad
+
+    def precisions(self, prec_chol):
+        return prec_chol ** 2
+
+    def covariances_from_precision_cholesky(self, prec_chol):
+        return 1.0 / prec_chol ** 2
+
+    def precision_cholesky_from_precisions(self, precisions):
+        return np.sqrt(precisions)
+
+    def log_det_cholesky(self, prec_chol, d):
+        return np.log(prec_chol).sum(axis=1)
+
+    def log_prob(self, X, means, prec_chol):
+        d = X.shape[1]
+        diff = X[:, None, :] - means[None, :, :]
+        diff *= prec_chol[None, :, :]
+        sq = np.einsum("nkd,nkd->nk", diff, diff)
+        logdet = self.log_det_cholesky(prec_chol, d).astype(X.dtype, copy=False)
+        return -0.5 * (d * LOG_2PI + sq) + logdet
+
+    def component_covariance(self, cov, j, d):
+        return np.diag(cov[j])
+
+    def validate(self, arr, k, d, name):
+        arr = _check_shape(arr, (k, d), name)
+        if np.any(arr <= 0):
+            raise ValueError(f"'{name}' must be positive.")
+        return arr
+
+    def spread(self, nk, scatter):
+        return scatter.mean(axis=1) / np.maximum(nk, np.finfo(np.float64).tiny)
+
+    def reset_component(self, cov, j, value):
+        cov[j] = np.diag(value)

@@ -1,0 +1,59 @@
+"""Spherical covariance: each component has one variance shared by all features."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._kernels import LOG_2PI
+from ._base import CovarianceModel, _check_shape
+
+
+class SphericalCovariance(CovarianceModel):
+    name = "spherical"
+    full_scatter = False
+
+    def shape(self, k, d):
+        return (k,)
+
+    def n_parameters(self, k, d):
+        return k
+
+    def from_stats(self, nk, scatter, reg_covar):
+        return scatter.mean(axis=1) / np.maximum(nk, np.finfo(np.float64).tiny) + reg_covar
+
+    def precision_cholesky(self, cov):
+        bad = [int(j) for j in np.flatnonzero(~(cov > 0))]
+        return 1.0 / np.sqrt(np.where(cov > 0, cov, 1.0)), bad
+
+    def precisions(self, prec_chol):
+        return prec_chol ** 2
+
+    def covariances_from_precision_cholesky(self, prec_chol):
+        return 1.0 / prec_chol ** 2
+
+    def precision_cholesky_from_precisions(self, precisions):
+        return np.sqrt(precisions)
+
+    def log_det_cholesky(self, prec_chol, d):
+        return d * np.log(prec_chol)
+
+    def log_prob(self, X, means, prec_chol):
+        d = X.shape[1]
+        diff = X[:, None, :] - means[None, :, :]
+        sq = np.einsum("nkd,nkd->nk", diff, diff) * (prec_chol ** 2)[None, :]
+        logdet = self.log_det_cholesky(prec_chol, d).astype(X.dtype, copy=False)
+        return -0.5 * (d * LOG_2PI + sq) + logdet
+
+    def component_covariance(self, cov, j, d):
+        return cov[j] * np.eye(d)
+
+    def validate(self, arr, k, d, name):
+        arr = _check_shape(arr, (k,), name)
+        if np.any(arr <= 0):
+            raise ValueError(f"'{name}' must be positive.")
+        return arr
+
+    def spread(self, nk, scatter):
+        return scatter.mean(axis=1) / np.maximum(nk, np.finfo(np.float64).tiny)
+
+    def reset_component(self, cov, j, value):
+        cov[j] = np.trace(value) / value.shape[0]
