@@ -11,7 +11,7 @@ def rng():
     return np.random.default_rng(SEED)
 
 
-def make_blobs(rng, n_per=(60, 50, 70), d=3, spread=6.0, scale=1.0):
+def _make_blobs(rng, n_per=(60, 50, 70), d=3, spread=6.0, scale=1.0):
     """Well-separated Gaussian blobs: (X, labels)."""
     k = len(n_per)
     centres = rng.normal(scale=spread, size=(k, d))
@@ -28,4 +28,10 @@ def make_blobs(rng, n_per=(60, 50, 70), d=3, spread=6.0, scale=1.0):
 @pytest.fixture
 def blobs(rng):
     """Three well-separated 3-D blobs, 180 rows: (X, labels)."""
-    return make_blobs(rng)
+    return _make_blobs(rng)
+
+
+@pytest.fixture(name="make_blobs")
+def make_blobs_fixture():
+    """The blob generator itself: ``make_blobs(rng, n_per=(...), d=..., spread=...)``."""
+    return _make_blobs
