@@ -403,10 +403,15 @@ def initial_params(source, k: int, model: CovarianceModel, init_params: str, rng
 
 
 def _stats_from_points(X, w, idx, model) -> SufficientStats:
-    """Statistics where component ``j`` owns exactly row ``idx[j]`` (with its weight)."""
+    """Statistics where component ``j`` owns exactly row ``idx[j]``.
+
+    Every component gets unit mass, as scikit-learn's one-hot responsibilities give it, whatever
+    the weight of the chosen row: picking a row with weight 3 must start EM exactly like picking
+    one of its three duplicates.
+    """
     k = len(idx)
     d = X.shape[1]
-    nk = np.asarray(w, dtype=np.float64)[idx]
+    nk = np.ones(k)
     means = np.asarray(X, dtype=np.float64)[idx]
     scatter = np.zeros((k, d, d) if model.full_scatter else (k, d))
     return SufficientStats(nk, means, scatter, 0.0, float(nk.sum()), k,
