@@ -397,16 +397,52 @@ def initial_params(source, k: int, model: CovarianceModel, init_params: str, rng
     else:
         prec_chol, bad = model.precision_cholesky(params.covariances)
         if bad:
-            raise ValueError(_ILL_DEFINED)
+            prec_chol = _repair_initial_covariances(params, stats, model, reg_covar, bad)
         params.prec_chol = prec_chol
     return params
 
 
+def _repair_initial_covariances(params: Params, stats: SufficientStats, model: CovarianceModel,
+                                reg_covar: float, bad: list[int]) -> np.ndarray:
+    """Give initial components whose covariance is not PD the data's covariance, with a warning.
+
+    An initial cluster of one point (or of identical points) has a zero covariance; with
+    ``reg_covar=0`` that is singular. Its centre is still a good start, so only its covariance
+    is replaced. ``-1`` in ``bad`` denotes a shared (tied) covariance, replaced as a whole.
+    Raises ``ValueError`` when the data's own covariance is singular.
+    """
+    d = params.means.shape[1]
+    data_cov = stats.data_covariance() + reg_covar * np.eye(d)
+    cov = params.covariances.copy()
+    if -1 in bad:
+        cov = data_cov.copy()
+    for j in bad:
+        if j >= 0:
+            model.reset_component(cov, j, data_cov)
+    prec_chol, still_bad = model.precision_cholesky(cov)
+    if still_bad:
+        raise ValueError(_ILL_DEFINED)
+    which = ("the shared covariance" if -1 in bad
+             else ("component " if len(bad) == 1 else "components ")
+             + ", ".join(str(j) for j in bad))
+    warnings.warn(f"The initial covariance of {which} is not positive definite (too few "
+                  "distinct points, or collinear features, and no reg_covar): started from "
+                  "the data's covariance instead.",
+                  DegenerateComponentWarning, stacklevel=4)
+    params.covariances = cov
+    return prec_chol
+
+
 def _stats_from_points(X, w, idx, model) -> SufficientStats:
-    """Statistics where component ``j`` owns exactly row ``idx[j]`` (with its weight)."""
+    """Statistics where component ``j`` owns exactly row ``idx[j]``.
+
+    Every component gets unit mass, as scikit-learn's one-hot responsibilities give it, whatever
+    the weight of the chosen row: picking a row with weight 3 must start EM exactly like picking
+    one of its three duplicates.
+    """
     k = len(idx)
     d = X.shape[1]
-    nk = np.asarray(w, dtype=np.float64)[idx]
+    nk = np.ones(k)
     means = np.asarray(X, dtype=np.float64)[idx]
     scatter = np.zeros((k, d, d) if model.full_scatter else (k, d))
     return SufficientStats(nk, means, scatter, 0.0, float(nk.sum()), k,
