@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from . import _fast
 from ._kernels import logsumexp_rows
 from ._kmeans import kmeans, kmeans_plusplus
 from ._stats import SufficientStats, chunk_stats
@@ -116,20 +117,57 @@ def weighted_log_prob(model: CovarianceModel, X: np.ndarray, params: Params,
 
 
 def e_pass(source, params: Params, model: CovarianceModel, shift: np.ndarray,
-           dtype, n_worst: int | None = None) -> SufficientStats:
-    """One pass over ``source``: sufficient statistics under ``params``."""
+           dtype, n_worst: int | None = None, *, n_threads: int | None = None,
+           block_rows: int | None = None) -> SufficientStats:
+    """One pass over ``source``: sufficient statistics under ``params``.
+
+    Uses the batched kernels of :mod:`gaussmix._fast` (a thread pool of ``n_threads``, default
+    from :func:`gaussmix._fast.default_n_threads`, over blocks of ``block_rows`` rows) when the
+    covariance model provides :meth:`~gaussmix.covariance.CovarianceModel.expansion`, else the
+    reference kernel. Workspaces are kept on ``source`` (when it allows attributes) so repeated
+    passes reuse their memory.
+    """
+    k, d = params.means.shape
+    n_worst = k if n_worst is None else n_worst
+    pool = getattr(source, "workspace_pool", None)
+    if pool is None:
+        pool = _fast.WorkspacePool()
+        try:
+            source.workspace_pool = pool
+        except AttributeError:
+            pass
+    stats = _fast.fast_pass(source.chunks(), params, model, shift, dtype, n_worst,
+                            n_threads=n_threads, block_rows=block_rows, pool=pool)
+    if stats is not None:
+        return stats
+    return e_pass_reference(source, params, model, shift, dtype, n_worst)
+
+
+def e_pass_reference(source, params: Params, model: CovarianceModel, shift: np.ndarray,
+                     dtype, n_worst: int | None = None) -> SufficientStats:
+    """:func:`e_pass` with the per-component reference kernel (:func:`chunk_pass_reference`)."""
     k, d = params.means.shape
     n_worst = k if n_worst is None else n_worst
     stats = SufficientStats.empty(k, d, model.full_scatter)
     for Xc, wc in source.chunks():
         Xc = np.asarray(Xc, dtype=dtype)
-        stats = stats.merge(chunk_pass(Xc, wc, params, model, shift, n_worst))
+        stats = stats.merge(chunk_pass_reference(Xc, wc, params, model, shift, n_worst))
     return stats
 
 
 def chunk_pass(X: np.ndarray, w: np.ndarray, params: Params, model: CovarianceModel,
-               shift: np.ndarray, n_worst: int) -> SufficientStats:
+               shift: np.ndarray, n_worst: int, *, n_threads: int = 1) -> SufficientStats:
     """E-step and statistics of one chunk ``X`` (already in the compute dtype)."""
+    stats = _fast.fast_pass([(X, np.asarray(w))], params, model, shift, X.dtype, n_worst,
+                            n_threads=n_threads)
+    if stats is not None:
+        return stats
+    return chunk_pass_reference(X, w, params, model, shift, n_worst)
+
+
+def chunk_pass_reference(X: np.ndarray, w: np.ndarray, params: Params, model: CovarianceModel,
+                         shift: np.ndarray, n_worst: int) -> SufficientStats:
+    """:func:`chunk_pass` through :meth:`CovarianceModel.log_prob` and :func:`chunk_stats`."""
     Xs = X - shift.astype(X.dtype)
     log_norm, resp = logsumexp_rows(_centred_log_prob(model, Xs, params, shift), out_resp=True)
     s = chunk_stats(Xs, np.asarray(w), resp, log_norm, model.full_scatter, n_worst)
