@@ -296,12 +296,25 @@ def _single_threaded_blas():
     return _blas_controller.limit(limits=1, user_api="blas")
 
 
+def thread_map(fn, items, n_threads: int) -> None:
+    """Call ``fn(item)`` for every item, on ``n_threads`` threads with single-threaded BLAS."""
+    if n_threads <= 1:
+        for it in items:
+            fn(it)
+        return
+    with _single_threaded_blas(), ThreadPoolExecutor(n_threads) as ex:
+        for f in [ex.submit(fn, it) for it in items]:
+            f.result()
+
+
 def fast_pass(chunks, params, model, shift: np.ndarray, dtype, n_worst: int, *,
               n_threads: int | None = None, block_rows: int | None = None,
-              pool: WorkspacePool | None = None) -> SufficientStats | None:
+              pool: WorkspacePool | None = None, n_rows: int | None = None
+              ) -> SufficientStats | None:
     """Sufficient statistics of all rows of ``chunks`` (an iterable of ``(X, w)`` pairs).
 
-    Returns ``None`` when ``model`` has no :meth:`expansion` (use the reference kernel then).
+    ``n_rows``, when known, lets a small pass skip the thread pool. Returns ``None`` when
+    ``model`` has no :meth:`expansion` (use the reference kernel then).
     """
     W = design_matrix(model, params, shift, dtype)
     if W is None:
@@ -311,6 +324,8 @@ def fast_pass(chunks, params, model, shift: np.ndarray, dtype, n_worst: int, *,
     dtype = np.dtype(dtype)
     rows = block_rows or block_rows_for(d, k, dtype.itemsize, full)
     n_threads = default_n_threads() if n_threads is None else max(1, int(n_threads))
+    if n_rows is not None and n_rows <= rows:
+        n_threads = 1
     pool = pool if pool is not None else WorkspacePool()
     tri = np.triu_indices(d) if full else (None, None)
     blocks = _blocks(chunks, rows)
