@@ -63,10 +63,10 @@ class NpyChunks:
         self.chunk_size = int(chunk_size)
         if self.chunk_size < 1:
             raise ValueError(f"'chunk_size' must be >= 1; got {chunk_size!r}.")
-        with open(self.path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            shape, fortran, dtype = np.lib.format._read_array_header(f, version)
-            self._offset = f.tell()
+        m = np.load(self.path, mmap_mode="r")
+        shape, dtype, self._offset = m.shape, m.dtype, int(m.offset)
+        fortran = m.ndim == 2 and not m.flags.c_contiguous
+        del m
         if len(shape) != 2:
             raise ValueError(f"{self.path} holds an array of shape {shape}; expected 2-D "
                              "(n_samples, n_features).")
@@ -294,7 +294,7 @@ def data_kind(X) -> str:
     if isinstance(X, np.ndarray) or hasattr(X, "__array__") or hasattr(X, "shape"):
         return "array"
     if isinstance(X, (list, tuple)):
-        if len(X) and all(isinstance(x, np.ndarray) and x.ndim == 2 for x in X):
+        if len(X) and all(_is_chunk(x) for x in X):
             return "chunks"
         return "array"
     if isinstance(X, Iterator):
@@ -305,6 +305,13 @@ def data_kind(X) -> str:
     if isinstance(X, Iterable) and not isinstance(X, (str, bytes, dict)):
         return "chunks"
     return "array"
+
+
+def _is_chunk(x) -> bool:
+    """A 2-D ndarray, or an ``(X, sample_weight)`` pair with a 2-D ndarray ``X``."""
+    if isinstance(x, tuple) and len(x) == 2:
+        x = x[0]
+    return isinstance(x, np.ndarray) and x.ndim == 2
 
 
 def fit_dispatch(est, X, sample_weight, coreset_size) -> bool:
