@@ -186,8 +186,9 @@ def test_partial_fit_on_shuffled_stationary_data_approaches_batch(rng, cov):
     gap = batch.score(X) - np.array(curve)
     assert online.n_iter_ == 120
     assert len(online.lower_bounds_) == 120
-    assert abs(gap[-1]) < 0.01 * abs(batch.score(X))
-    assert gap[-1] <= gap[0] + 1e-3
+    # within 1e-3 nats per row of batch EM, and closer after three epochs than after one
+    assert abs(gap[-1]) < 1e-3
+    assert abs(gap[-1]) <= abs(gap[0]) + 1e-4
 
 
 def test_partial_fit_continues_a_fitted_model(rng):
