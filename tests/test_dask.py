@@ -143,3 +143,20 @@ def test_nan_block_is_named(client, data):
         GaussianMixture(3, random_state=0).fit(X)
     with pytest.raises(ValueError, match=r"block 5"):
         gdask.coreset(X, 100, n_clusters=3)
+
+
+def test_cli_fit_on_a_running_scheduler(client, data, tmp_path):
+    import gaussmix
+    from gaussmix.cli import main
+
+    path = tmp_path / "x.npy"
+    np.save(path, data)
+    out = tmp_path / "m.gmm"
+    assert main(["fit", str(path), "-k", "3", "-o", str(out), "--seed", "0",
+                 "--chunk-size", "2500", "--scheduler", client.scheduler.address, "-q"]) == 0
+    X = gdask.from_npy(path, 2500)
+    assert X.chunks[0] == (2500,) * 4 + (2000,)
+    ref = GaussianMixture(3, random_state=0, chunk_size=2500).fit(X)
+    np.testing.assert_allclose(gaussmix.load(out).means_, ref.means_, rtol=1e-12)
+    assert GaussianMixture(3, random_state=0).fit(data).score(data) == pytest.approx(
+        ref.score(data), rel=1e-3)

@@ -223,3 +223,24 @@ def test_partial_fit_refuses_bad_batches(rng):
     with pytest.raises(ValueError, match="NaN"):
         gm.partial_fit(bad)
     assert gm.n_iter_ == 1
+
+
+# ------------------------------------------------------------------ command line
+
+def test_cli_fit_reads_npy_through_memmap_and_fits_coresets(tmp_path, rng):
+    import gaussmix
+    from gaussmix.cli import main
+
+    X = blobs(rng, n=20000)
+    path = tmp_path / "x.npy"
+    np.save(path, X)
+    out = tmp_path / "m.gmm"
+    assert main(["fit", str(path), "-k", "3", "-o", str(out), "--seed", "0",
+                 "--chunk-size", "3000", "-q"]) == 0
+    ref = GaussianMixture(3, random_state=0, chunk_size=3000).fit(np.load(path, mmap_mode="r"))
+    np.testing.assert_allclose(gaussmix.load(out).means_, ref.means_, rtol=1e-12)
+    assert main(["fit", str(path), "-k", "3", "-o", str(out), "--seed", "0",
+                 "--coreset-size", "500", "-q"]) == 0
+    ref = GaussianMixture(3, random_state=0).fit(X, coreset_size=500)
+    np.testing.assert_allclose(gaussmix.load(out).means_, ref.means_, rtol=1e-12)
+    assert main(["fit", str(path), "-k", "3", "-o", str(out), "--coreset-size", "0"]) == 2

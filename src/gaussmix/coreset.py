@@ -48,7 +48,7 @@ __all__ = ["build", "uniform", "StreamingCoreset"]
 logger = logging.getLogger("gaussmix")
 
 #: Rows processed at once when computing distances (bounds the workspace for memory-mapped X).
-_CHUNK = 1 << 16
+_CHUNK = 1 << 18
 
 
 # ---------------------------------------------------------------------------------------------
@@ -92,9 +92,45 @@ def _check_finite_chunk(Xc: np.ndarray, start: int, what: str) -> None:
 
 
 def _sq_dist_to(X: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Squared distances (n,) of the rows of ``X`` to one point ``c``, accumulated in float64."""
+    """Squared distances (n,) of the rows of ``X`` to one point ``c``, in the dtype of ``X``.
+
+    Computed from the differences (not ``|x|^2 - 2 x.c + |c|^2``), so float32 keeps full
+    relative precision for rows close to ``c``.
+    """
     diff = X - c.astype(X.dtype)
-    return np.einsum("nd,nd->n", diff, diff, dtype=np.float64)
+    return np.einsum("nd,nd->n", diff, diff)
+
+
+_BLOCK = 4096
+
+
+def _pick(p: np.ndarray, u: float) -> int:
+    """Index ``i`` drawn with probability ``p_i / sum(p)`` by inverse CDF with the uniform ``u``.
+
+    Two levels (block sums, then one block) so that a draw costs a sum over ``p`` rather than a
+    full cumulative sum; the result is that of ``searchsorted(cumsum(p), u * sum(p))``.
+    """
+    n = len(p)
+    m = n // _BLOCK
+    if m < 2:
+        cum = np.cumsum(p)
+        i = int(min(np.searchsorted(cum, u * cum[-1], side="right"), n - 1))
+    else:
+        sums = np.empty(m + 1)
+        sums[:m] = p[:m * _BLOCK].reshape(m, _BLOCK).sum(axis=1)
+        sums[m] = p[m * _BLOCK:].sum()
+        cb = np.cumsum(sums)
+        target = u * cb[-1]
+        b = int(min(np.searchsorted(cb, target, side="right"), m))
+        lo = b * _BLOCK
+        hi = min(lo + _BLOCK, n)
+        cw = np.cumsum(p[lo:hi])
+        rem = target - (cb[b - 1] if b else 0.0)
+        i = lo + int(min(np.searchsorted(cw, rem, side="right"), hi - lo - 1))
+    if p[i] <= 0:  # rounding at a block edge: step back to the nearest row with mass
+        i = int(np.flatnonzero(p[:i + 1] > 0)[-1]) if np.any(p[:i + 1] > 0) \
+            else int(np.flatnonzero(p > 0)[0])
+    return i
 
 
 def d2_seeding(X: np.ndarray, w: np.ndarray, n_seeds: int, rng, *, check: str | None = None
@@ -123,32 +159,41 @@ def d2_seeding(X: np.ndarray, w: np.ndarray, n_seeds: int, rng, *, check: str | 
     """
     n = X.shape[0]
     w = np.asarray(w, dtype=np.float64)
-    cum = np.cumsum(w)
-    first = int(min(np.searchsorted(cum, rng.uniform() * cum[-1], side="right"), n - 1))
-    centres = [np.array(X[first], dtype=np.float64)]
+    centres = [np.array(X[_pick(w, rng.uniform())], dtype=np.float64)]
     dist = np.empty(n)
     labels = np.zeros(n, dtype=np.int32)
     for s in range(0, n, _CHUNK):
-        Xc = X[s:s + _CHUNK]
+        Xc = np.asarray(X[s:s + _CHUNK])
         if check is not None:
-            _check_finite_chunk(np.asarray(Xc), s, check)
+            _check_finite_chunk(Xc, s, check)
         dist[s:s + _CHUNK] = _sq_dist_to(Xc, centres[0])
+    # |x - c|^2 = |x - c0|^2 - 2 (x - c0).(c - c0) + |c - c0|^2: one matrix-vector product
+    # per centre instead of an (n, d) difference; centring on c0 keeps the cancellation small
+    sq0 = dist.copy()
+    c0 = centres[0]
+    p = np.empty(n)
+    dn = np.empty(min(n, _CHUNK))
     for j in range(1, n_seeds):
-        p = w * dist
-        np.cumsum(p, out=cum)
-        if not cum[-1] > 0:
-            # every weighted row sits on a centre: further centres are redundant copies
-            idx = int(min(np.searchsorted(np.cumsum(w), rng.uniform() * w.sum(), side="right"),
-                          n - 1))
-        else:
-            idx = int(min(np.searchsorted(cum, rng.uniform() * cum[-1], side="right"), n - 1))
-        c = np.array(X[idx], dtype=np.float64)
+        np.multiply(w, dist, out=p)
+        u = rng.uniform()
+        # when every weighted row sits on a centre, further centres are redundant copies
+        c = np.array(X[_pick(p if p.sum() > 0 else w, u)], dtype=np.float64)
         centres.append(c)
+        cc = c - c0
+        off = float(c0 @ cc)
+        cc2 = float(cc @ cc)
         for s in range(0, n, _CHUNK):
-            dn = _sq_dist_to(X[s:s + _CHUNK], c)
-            closer = dn < dist[s:s + _CHUNK]
-            dist[s:s + _CHUNK][closer] = dn[closer]
-            labels[s:s + _CHUNK][closer] = j
+            Xc = np.asarray(X[s:s + _CHUNK])
+            m = len(Xc)
+            d_ = dn[:m]
+            np.subtract(Xc @ cc.astype(Xc.dtype), off, out=d_)
+            d_ *= -2.0
+            d_ += sq0[s:s + m]
+            d_ += cc2
+            np.maximum(d_, 0.0, out=d_)
+            seg = dist[s:s + m]
+            np.putmask(labels[s:s + m], d_ < seg, j)
+            np.minimum(seg, d_, out=seg)
     return np.asarray(centres), labels, dist
 
 
@@ -389,7 +434,7 @@ class StreamingCoreset:
     def _start(self, d: int, dtype) -> None:
         self._size = _check_int(self.size, "size")
         self._k = _check_int(self.n_clusters, "n_clusters")
-        self._leaf = (max(2 * self._size, 65536) if self.leaf_size is None
+        self._leaf = (max(4 * self._size, 1 << 18) if self.leaf_size is None
                       else _check_int(self.leaf_size, "leaf_size"))
         if self._leaf < self._size:
             raise ValueError(f"'leaf_size' ({self._leaf}) must be at least 'size' ({self._size}).")

@@ -43,7 +43,8 @@ from . import covariance
 from ._engine import ArraySource, auto_chunk_size, e_pass
 from ._outofcore import INIT_CORESET_SIZE, fit_with_pass
 
-__all__ = ["fit", "coreset", "predict", "predict_proba", "score_samples", "get_client"]
+__all__ = ["fit", "coreset", "from_npy", "predict", "predict_proba", "score_samples",
+           "get_client"]
 
 logger = logging.getLogger("gaussmix")
 
@@ -319,6 +320,43 @@ def coreset(X, size, *, n_clusters, sample_weight=None, random_state=None, sched
     if not scan["weight"] > 0:
         raise ValueError("all sample weights are zero: at least one row needs a positive weight.")
     return scan["coreset"]
+
+
+def _read_rows(path, start, stop):
+    return np.array(np.load(path, mmap_mode="r")[start:stop])
+
+
+def from_npy(path, chunk_rows=None):
+    """A dask array over the rows of a ``.npy`` file, each block read by the worker computing it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A 2-D ``.npy`` file; every worker must see it at this (absolute) path.
+    chunk_rows : int or None, default=None
+        Rows per block; ``None`` gives blocks of about 128 MiB.
+
+    Returns
+    -------
+    X : dask.array.Array of shape (n_samples, n_features)
+    """
+    import os
+
+    import dask.array as da
+    from dask import delayed
+
+    path = os.path.abspath(os.fspath(path))
+    m = np.load(path, mmap_mode="r")
+    if m.ndim != 2:
+        raise ValueError(f"{path} holds an array of shape {m.shape}; expected 2-D.")
+    n, d = m.shape
+    dtype = m.dtype
+    del m
+    rows = int(chunk_rows) if chunk_rows else max(1, (128 << 20) // (d * dtype.itemsize))
+    blocks = [da.from_delayed(delayed(_read_rows, pure=True)(path, s, min(s + rows, n)),
+                              shape=(min(s + rows, n) - s, d), dtype=dtype)
+              for s in range(0, n, rows)]
+    return da.concatenate(blocks, axis=0)
 
 
 def _lazy(estimator, X, method: str):
