@@ -87,6 +87,8 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         The model-selection table when ``n_components`` asked for a search.
     offset_ : float
         Log-density threshold; ``decision_function = score_samples - offset_``.
+    n_iter_ : int
+        EM iterations of the fitted mixture.
     n_features_in_ : int
 
     See Also
@@ -189,6 +191,7 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
                 X, ks, cov, crit, sample_weight=w, random_state=self.random_state,
                 validation_fraction=0.2 if crit == "heldout" else None, **kw)
             self.mixture_ = self.selection_.best_estimator_
+        self.n_iter_ = self.mixture_.n_iter_
         self.offset_ = self._threshold(self.mixture_.score_samples(X), w)
         return self
 

@@ -511,6 +511,8 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
         The full ranked table.
     n_components_ : int
     covariance_type_ : str
+    n_iter_ : int
+        EM iterations of the selected model.
     n_features_in_ : int
 
     See Also
@@ -561,6 +563,7 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
         self.best_estimator_ = self.selection_.best_estimator_
         self.n_components_ = self.selection_.best_params_["n_components"]
         self.covariance_type_ = self.selection_.best_params_["covariance_type"]
+        self.n_iter_ = self.best_estimator_.n_iter_
         return self
 
     def _check(self, X):
