@@ -576,27 +576,33 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
 
     def predict(self, X):
         """Most likely component of each row under the selected model, shape (n_samples,)."""
-        return self.best_estimator_.predict(self._check(X))
+        X = self._check(X)
+        return self.best_estimator_.predict(X)
 
     def predict_proba(self, X):
         """Responsibilities under the selected model, shape (n_samples, n_components_)."""
-        return self.best_estimator_.predict_proba(self._check(X))
+        X = self._check(X)
+        return self.best_estimator_.predict_proba(X)
 
     def score_samples(self, X):
         """Log-density of each row under the selected model, shape (n_samples,)."""
-        return self.best_estimator_.score_samples(self._check(X))
+        X = self._check(X)
+        return self.best_estimator_.score_samples(X)
 
     def score(self, X, y=None, sample_weight=None):
         """Weighted mean log-likelihood of ``X`` under the selected model (higher is better)."""
-        return self.best_estimator_.score(self._check(X), sample_weight=sample_weight)
+        X = self._check(X)
+        return self.best_estimator_.score(X, sample_weight=sample_weight)
 
     def bic(self, X, sample_weight=None):
         """BIC of the selected model on ``X`` (lower is better)."""
-        return self.best_estimator_.bic(self._check(X), sample_weight=sample_weight)
+        X = self._check(X)
+        return self.best_estimator_.bic(X, sample_weight=sample_weight)
 
     def aic(self, X, sample_weight=None):
         """AIC of the selected model on ``X`` (lower is better)."""
-        return self.best_estimator_.aic(self._check(X), sample_weight=sample_weight)
+        X = self._check(X)
+        return self.best_estimator_.aic(X, sample_weight=sample_weight)
 
     def sample(self, n_samples=1):
         """Draw rows from the selected model; returns ``(X, y)`` as ``GaussianMixture.sample``."""
