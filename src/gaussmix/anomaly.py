@@ -222,7 +222,8 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
 
     def score_samples(self, X):
         """Log-density of each row under the mixture (the lower, the more abnormal), shape (n_samples,)."""
-        return self.mixture_.score_samples(self._check(X))
+        X = self._check(X)
+        return self.mixture_.score_samples(X)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, shape (n_samples,)."""
