@@ -76,8 +76,10 @@ def test_auto_threshold_is_highest_density_region_boundary(rng, d):
 
 
 def test_k_by_bic(blobs):
-    det = GaussianMixtureOutlierDetector("bic", contamination=0.02, random_state=0).fit(blobs)
+    det = GaussianMixtureOutlierDetector("bic", covariance_type="full", contamination=0.02,
+                                         random_state=0).fit(blobs)
     assert det.selection_ is not None
+    assert len(det.selection_.table) == 10
     assert det.mixture_.n_components == 3
     det2 = GaussianMixtureOutlierDetector([1, 2, 3, 4], covariance_type=("full", "diag"),
                                           contamination=0.02, random_state=0).fit(blobs)
@@ -89,7 +91,7 @@ def test_detects_planted_anomalies_better_than_a_single_ellipse(blobs, rng):
     outliers = rng.uniform(-6, 12, (45, 2))
     X = np.vstack([blobs, outliers])
     y = np.r_[np.zeros(len(blobs)), np.ones(len(outliers))]
-    det = GaussianMixtureOutlierDetector("bic", contamination=0.05, random_state=0).fit(X)
+    det = GaussianMixtureOutlierDetector(range(1, 6), contamination=0.05, random_state=0).fit(X)
     auc = roc_auc_score(y, -det.score_samples(X))
     ee = EllipticEnvelope(contamination=0.05, random_state=0).fit(X)
     auc_ee = roc_auc_score(y, -ee.score_samples(X))
@@ -105,6 +107,7 @@ def test_detects_planted_anomalies_better_than_a_single_ellipse(blobs, rng):
     (dict(auto_coverage=1.0), "auto_coverage"),
     (dict(n_auto_samples=5), "n_auto_samples"),
     (dict(n_components="most"), "n_components"),
+    (dict(min_weight=0.5), "min_weight"),
     (dict(n_components=0), "n_components"),
     (dict(covariance_type="round"), "covariance_type"),
 ])
@@ -131,3 +134,26 @@ def test_sklearn_conventions():
     # initialisations on shuffled rows, which scikit-learn's own GaussianMixture also fails
     from sklearn.utils.estimator_checks import check_estimator
     check_estimator(GaussianMixtureOutlierDetector(1, contamination=0.1, random_state=0))
+
+
+def test_min_weight_flags_a_small_cluster_of_anomalies(rng):
+    inliers = np.vstack([rng.normal([0, 0], 1.0, (400, 2)), rng.normal([6, 0], 1.0, (400, 2))])
+    cluster = rng.normal([3, 8], 0.2, (30, 2))  # anomalies that resemble each other
+    X = np.vstack([inliers, cluster])
+    y = np.r_[np.zeros(800), np.ones(30)]
+    plain = GaussianMixtureOutlierDetector(3, random_state=0).fit(X)
+    pruned = GaussianMixtureOutlierDetector(3, min_weight=0.1, random_state=0).fit(X)
+    assert roc_auc_score(y, -plain.score_samples(X)) < 0.5  # a component explains them
+    assert roc_auc_score(y, -pruned.score_samples(X)) > 0.99
+    k = pruned.dropped_components_
+    assert len(k) == 1 and pruned.mixture_.weights_[k[0]] < 0.1
+    assert pruned.density_.n_components == 2
+    np.testing.assert_allclose(pruned.density_.weights_.sum(), 1.0)
+    # the scoring model is the renormalised mixture of the kept components
+    keep = np.setdiff1d(np.arange(3), k)
+    gm = pruned.mixture_
+    from scipy.stats import multivariate_normal
+    dens = sum(gm.weights_[j] * multivariate_normal(gm.means_[j], gm.covariances_[j]).pdf(X)
+               for j in keep) / gm.weights_[keep].sum()
+    np.testing.assert_allclose(pruned.score_samples(X), np.log(dens), rtol=1e-9)
+    assert np.mean(pruned.predict(X[800:]) == -1) == 1.0

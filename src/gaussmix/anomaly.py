@@ -50,6 +50,28 @@ def weighted_quantile(values, q, sample_weight=None) -> float:
     return float(v[order][min(idx, len(v) - 1)])
 
 
+def _drop_light_components(gm: GaussianMixture, min_weight: float):
+    """``gm`` without the components lighter than ``min_weight``, weights renormalised."""
+    keep = gm.weights_ >= min_weight
+    if keep.all() or not keep.any():
+        return gm, np.empty(0, dtype=int)
+    from . import covariance
+    from ._engine import Params
+    model = covariance.get(gm.covariance_type)
+    # covariance arrays are indexed by component on their first axis, except "tied"
+    per_comp = gm.covariance_type != "tied"
+    sub = GaussianMixture(int(keep.sum()), covariance_type=gm.covariance_type,
+                          random_state=gm.random_state)
+    w = gm.weights_[keep]
+    sub._set_fitted(Params(w / w.sum(), gm.means_[keep],
+                           gm.covariances_[keep] if per_comp else gm.covariances_,
+                           gm.precisions_cholesky_[keep] if per_comp
+                           else gm.precisions_cholesky_), model)
+    for attr in ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_"):
+        setattr(sub, attr, getattr(gm, attr))
+    return sub, np.flatnonzero(~keep)
+
+
 class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
     """Unsupervised outlier detection with a Gaussian mixture density.
 
@@ -75,6 +97,12 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         Probability mass of the highest-density region used by ``contamination="auto"``.
     n_auto_samples : int, default=20000
         Monte Carlo draws used to estimate that region's boundary.
+    min_weight : float in [0, 0.5), default=0.0
+        Components whose mixing weight is below ``min_weight`` are treated as clusters of
+        anomalies: scoring uses the mixture of the remaining components (weights renormalised),
+        so rows explained only by a small component get a low density. Useful when anomalies
+        may be similar to each other; set it above the expected outlier fraction (for example
+        0.1). ``0`` scores with the full mixture.
     n_init, tol, reg_covar, max_iter, init_params
         As in :class:`~gaussmix.GaussianMixture`.
     random_state : int, RandomState instance or None, default=None
@@ -83,6 +111,11 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
     ----------
     mixture_ : GaussianMixture
         The fitted density model.
+    density_ : GaussianMixture
+        The model used for scoring: ``mixture_`` without the components lighter than
+        ``min_weight`` (``mixture_`` itself when none is dropped).
+    dropped_components_ : ndarray of int
+        Indices (into ``mixture_``) of the components left out of ``density_``.
     selection_ : SelectionResult or None
         The model-selection table when ``n_components`` asked for a search.
     offset_ : float
@@ -110,7 +143,8 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
     """
 
     def __init__(self, n_components=1, *, covariance_type="full", contamination="auto",
-                 threshold=None, auto_coverage=0.99, n_auto_samples=20000, n_init=1,
+                 threshold=None, auto_coverage=0.99, n_auto_samples=20000, min_weight=0.0,
+                 n_init=1,
                  tol=1e-3, reg_covar=1e-6, max_iter=100, init_params="kmeans",
                  random_state=None):
         self.n_components = n_components
@@ -119,6 +153,7 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         self.threshold = threshold
         self.auto_coverage = auto_coverage
         self.n_auto_samples = n_auto_samples
+        self.min_weight = min_weight
         self.n_init = n_init
         self.tol = tol
         self.reg_covar = reg_covar
@@ -145,6 +180,10 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 100:
             raise ValueError(f"The 'n_auto_samples' parameter must be an int >= 100. "
                              f"Got {m!r} instead.")
+        mw = self.min_weight
+        if isinstance(mw, bool) or not isinstance(mw, numbers.Real) or not 0 <= mw < 0.5:
+            raise ValueError(f"The 'min_weight' parameter must be a float in [0, 0.5). "
+                             f"Got {mw!r} instead.")
         k = self.n_components
         if isinstance(k, str):
             if k not in _CRITERIA:
@@ -192,7 +231,9 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
                 validation_fraction=0.2 if crit == "heldout" else None, **kw)
             self.mixture_ = self.selection_.best_estimator_
         self.n_iter_ = self.mixture_.n_iter_
-        self.offset_ = self._threshold(self.mixture_.score_samples(X), w)
+        self.density_, self.dropped_components_ = _drop_light_components(self.mixture_,
+                                                                         self.min_weight)
+        self.offset_ = self._threshold(self.density_.score_samples(X), w)
         return self
 
     def _threshold(self, scores, w) -> float:
@@ -203,7 +244,7 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         # boundary of the highest-density region holding ``auto_coverage`` of the model's mass:
         # the (1 - coverage)-quantile of log p(Y) for Y drawn from the model itself
         rng = check_random_state(self.random_state)
-        gm = self.mixture_
+        gm = self.density_
         saved = gm.random_state
         try:
             gm.random_state = rng
@@ -221,9 +262,9 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         return X
 
     def score_samples(self, X):
-        """Log-density of each row under the mixture (the lower, the more abnormal), shape (n_samples,)."""
+        """Log-density of each row under ``density_`` (the lower, the more abnormal), shape (n_samples,)."""
         X = self._check(X)
-        return self.mixture_.score_samples(X)
+        return self.density_.score_samples(X)
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for outliers, shape (n_samples,)."""
