@@ -330,3 +330,98 @@ def test_no_degenerate_warnings_on_flat_colour_images():
     truth[22:, :] = 2
     assert segmentation_scores(seg.labels, truth)["mean_dice"] == 1.0
     assert isinstance(seg.model, GaussianMixture)
+
+
+# ------------------------------------------------------------------------- CLI
+def _cli(argv, capsys):
+    from gaussmix.cli import main
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_segment_end_to_end(tmp_path, capsys, rng):
+    from PIL import Image
+    truth = phantom((48, 64))
+    src = tmp_path / "in.png"
+    Image.fromarray(noisy_rgb(truth, 0.04, rng)).save(src)
+    out, lab = tmp_path / "out.png", tmp_path / "labels.npy"
+    code, stdout, err = _cli(["segment", src, "-k", "4", "-o", out, "--labels", lab,
+                              "--proba", tmp_path / "p.npy", "--seed", "0"], capsys)
+    assert code == 0, err
+    assert "4 segments" in stdout
+    recol = np.asarray(Image.open(out))
+    assert recol.shape == (48, 64, 3) and len(np.unique(recol.reshape(-1, 3), axis=0)) <= 4
+    labels = np.load(lab)
+    assert segmentation_scores(labels, truth)["mean_dice"] > 0.95
+    assert np.load(tmp_path / "p.npy").shape == (48, 64, 4)
+    # overlay, JSON summary, position features, K chosen by BIC over a range
+    code, stdout, err = _cli(["segment", src, "-k", "3:5", "-o", tmp_path / "ov.png",
+                              "--overlay", "--features", "color,position", "--json",
+                              "--seed", "0", "--labels", tmp_path / "labels.png"], capsys)
+    assert code == 0, err
+    import json
+    summary = json.loads(stdout)
+    assert summary["n_components"] in (3, 4, 5) and len(summary["criteria"]) == 3
+    assert summary["features"] == ["color", "position"]
+    assert np.asarray(Image.open(tmp_path / "ov.png")).shape == (48, 64, 3)
+    assert np.asarray(Image.open(tmp_path / "labels.png")).max() < summary["n_components"]
+    # greyscale 16-bit input and a .npy float image
+    Image.fromarray((np.clip(truth * 15000 + 3000, 0, 65535)).astype(np.uint16)).save(
+        tmp_path / "g16.png")
+    code, _, err = _cli(["segment", tmp_path / "g16.png", "-k", "4", "-o",
+                         tmp_path / "g.png", "-q"], capsys)
+    assert code == 0, err
+    np.save(tmp_path / "f.npy", noisy_rgb(truth, 0.04, rng, np.float64))
+    code, _, err = _cli(["segment", tmp_path / "f.npy", "-k", "4", "-o", tmp_path / "f.png",
+                         "-q", "--colorspace", "lab"], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("argv, expect", [
+    (["{tmp}/missing.png", "-k", "3"], "no such file"),
+    (["{tmp}/not_an_image.png", "-k", "3"], "not an image"),
+    (["{tmp}/good.png", "-k", "0"], "-k must be at least 1"),
+    (["{tmp}/good.png", "-k", "many"], "-k must be"),
+    (["{tmp}/good.png", "-k", "5:2"], "-k must be"),
+    (["{tmp}/good.png", "-k", "2", "--features", "position"], "color"),
+    (["{tmp}/good.png", "-k", "2", "--alpha", "3"], "--alpha"),
+    (["{tmp}/good.png", "-k", "2", "--proba", "{tmp}/p.txt"], ".npy"),
+    (["{tmp}/bad.npy", "-k", "2"], "shape"),
+])
+def test_cli_segment_bad_input(tmp_path, capsys, argv, expect):
+    from PIL import Image
+    (tmp_path / "not_an_image.png").write_text("hello, I am text\n")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "good.png")
+    np.save(tmp_path / "bad.npy", np.zeros(5))
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code, out, err = _cli(["segment", *argv, "-o", tmp_path / "o.png"], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gaussmix segment: error:"), err
+    assert expect in lines[0]
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_cli_segment_unwritable_output(tmp_path, capsys):
+    from PIL import Image
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "good.png")
+    code, _, err = _cli(["segment", tmp_path / "good.png", "-k", "1", "-o",
+                         tmp_path / "no_dir" / "o.png"], capsys)
+    assert code == 1 and "cannot write" in err and len(err.strip().splitlines()) == 1
+    code, _, err = _cli(["segment", tmp_path / "good.png", "-k", "1", "-o",
+                         tmp_path / "o.unknownext"], capsys)
+    assert code == 2 and "cannot write" in err
+
+
+def test_cli_segment_as_a_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from PIL import Image
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "good.png")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(["src", os.environ.get("PYTHONPATH", "")]))
+    res = subprocess.run([sys.executable, "-m", "gaussmix", "segment", str(tmp_path / "good.png"),
+                          "-k", "0", "-o", str(tmp_path / "o.png")],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1

@@ -265,3 +265,66 @@ def test_bad_input(data2, data4):
         plotting.plot_ellipses(GaussianMixture(2), data2)
     with pytest.raises(ValueError, match="n_std"):
         plotting.plot_ellipses(gm, n_std=(-1,))
+
+
+# ------------------------------------------------------------------------- CLI
+def _cli(argv, capsys):
+    from gaussmix.cli import main
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def model_files(tmp_path, data2, data4):
+    gm2 = GaussianMixture(2, random_state=0).fit(data2)
+    gm4 = GaussianMixture(2, covariance_type="diag", random_state=0).fit(data4)
+    gm2.save(tmp_path / "m2.gmm")
+    gm4.save(tmp_path / "m4.gmm")
+    np.savetxt(tmp_path / "d2.csv", data2, delimiter=",", header="x,y", comments="")
+    np.save(tmp_path / "d4.npy", data4)
+    return tmp_path
+
+
+@pytest.mark.parametrize("args", [
+    ["m2.gmm", "d2.csv"],
+    ["m2.gmm", "d2.csv", "--kind", "uncertainty"],
+    ["m2.gmm", "--kind", "lower-bounds"],
+    ["m4.gmm", "d4.npy"],
+    ["m4.gmm", "d4.npy", "--kind", "density", "--dims", "1,3", "--title", "t"],
+    ["m4.gmm", "d4.npy", "--kind", "ellipses", "--dims", "0,2", "--n-std", "1,2"],
+    ["m4.gmm", "d4.npy", "--kind", "pairplot", "--dims", "0,1,2"],
+])
+def test_cli_plot_end_to_end(model_files, capsys, args):
+    out = model_files / "fig.png"
+    code, stdout, err = _cli(["plot", *[model_files / a if a.endswith((".gmm", ".csv", ".npy"))
+                                         else a for a in args], "-o", out, "--dpi", "40",
+                              "--json"], capsys)
+    assert code == 0, err
+    with open(out, "rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    import json
+    assert json.loads(stdout)["output"] == str(out)
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["missing.gmm", "d2.csv"], "no such model file"),
+    (["d2.csv", "d2.csv"], ""),
+    (["m2.gmm", "missing.csv"], "no such file"),
+    (["m2.gmm", "d4.npy"], "columns"),
+    (["m4.gmm", "d4.npy", "--dims", "0,9"], "dims"),
+    (["m4.gmm", "d4.npy", "--dims", "a,b"], "dims"),
+    (["m2.gmm", "d2.csv", "--n-std", "x"], "n-std"),
+])
+def test_cli_plot_bad_input(model_files, capsys, args, expect):
+    argv = [model_files / a if a.endswith((".gmm", ".csv", ".npy")) else a for a in args]
+    code, _, err = _cli(["plot", *argv, "-o", model_files / "fig.png"], capsys)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gaussmix plot: error:") and expect in lines[0]
+    assert not (model_files / "fig.png").exists()
+
+
+def test_cli_plot_unknown_format(model_files, capsys):
+    code, _, err = _cli(["plot", model_files / "m2.gmm", "-o", model_files / "fig.xyz"], capsys)
+    assert code == 2 and "cannot write" in err

@@ -57,6 +57,11 @@ def _check_dims(dims, d):
     return i, j
 
 
+def _name(model, i):
+    names = getattr(model, "feature_names_in_", None)
+    return str(names[i]) if names is not None and len(names) > i else f"feature {i}"
+
+
 def _check_X(X, d, dims=None):
     if X is None:
         return None
@@ -210,8 +215,8 @@ def plot_ellipses(model, X=None, *, dims=(0, 1), n_std=(1, 2, 3), ax=None, color
                                  alpha=float(min(1.0, op / r)), linewidth=1.2))
         ax.plot(*means[c], marker="x", color="k", markersize=6, alpha=0.8)
     ax.autoscale_view()
-    ax.set_xlabel(f"feature {i}")
-    ax.set_ylabel(f"feature {j}")
+    ax.set_xlabel(_name(model, i))
+    ax.set_ylabel(_name(model, j))
     return ax
 
 
@@ -266,8 +271,8 @@ def plot_density(model, X=None, *, dims=(0, 1), ax=None, levels=12, grid_size=15
         ax.scatter(X2[:, 0], X2[:, 1], s=s, c="0.45", alpha=0.5, linewidths=0)
     draw = ax.contourf if filled else ax.contour
     draw(gx, gy, logp, levels=levels, cmap=cmap, alpha=0.8 if filled else 1.0)
-    ax.set_xlabel(f"feature {i}")
-    ax.set_ylabel(f"feature {j}")
+    ax.set_xlabel(_name(model, i))
+    ax.set_ylabel(_name(model, j))
     return ax
 
 
@@ -339,8 +344,8 @@ def pairplot(model, X=None, *, dims=None, axes=None, n_std=(1, 2, 3), colors=Non
                 ax.plot(t, comp.sum(axis=1), color="k", linewidth=1.2)
             else:
                 plot_ellipses(model, X, dims=(b, a), n_std=n_std, ax=ax, colors=cols, s=s)
-            ax.set_xlabel(f"feature {b}" if r == m - 1 else "")
-            ax.set_ylabel(f"feature {a}" if c == 0 else "")
+            ax.set_xlabel(_name(model, b) if r == m - 1 else "")
+            ax.set_ylabel(_name(model, a) if c == 0 else "")
     return axes
 
 
@@ -407,8 +412,8 @@ def plot_uncertainty(model, X=None, *, dims=(0, 1), ax=None, grid_size=150, exte
         ux = 1.0 - np.exp(lp.max(axis=1) - _logsumexp(lp))
         ax.scatter(X2[:, 0], X2[:, 1], c=ux, cmap=cmap, vmin=0, vmax=vmax, s=s,
                    edgecolors="w", linewidths=0.3)
-    ax.set_xlabel(f"feature {i}")
-    ax.set_ylabel(f"feature {j}")
+    ax.set_xlabel(_name(model, i))
+    ax.set_ylabel(_name(model, j))
     return ax
 
 
