@@ -216,6 +216,22 @@ def test_criteria_skips_failed_fits_and_reports_bad_tables():
         plotting.plot_criteria([{"bic": 1.0}])
 
 
+def test_heldout_criterion_marks_the_maximum():
+    rows = [{"n_components": k, "covariance_type": "diag",
+             "heldout_log_likelihood": -abs(k - 2) - 1.0} for k in range(1, 5)]
+    ax = plotting.plot_criteria(rows, criterion="heldout")
+    star = [ln for ln in ax.get_lines() if ln.get_marker() == "*"][0]
+    assert star.get_xdata()[0] == 2 and star.get_ydata()[0] == -1.0
+
+
+def test_criteria_of_a_selection_result(data2):
+    selection = pytest.importorskip("gaussmix.selection")
+    res = selection.select(data2, n_components=range(1, 4), covariance_types=("full", "diag"),
+                           random_state=0)
+    ax = plotting.plot_criteria(res, criterion=("bic", "icl"))
+    assert len([ln for ln in ax.get_lines() if ln.get_marker() == "o"]) == 4
+
+
 def test_criteria_of_a_segmentation_with_k_chosen():
     img = np.zeros((20, 20), np.uint8)
     img[5:15, 5:15] = 200

@@ -26,6 +26,8 @@ __all__ = ["plot_ellipses", "plot_density", "pairplot", "plot_criteria", "plot_u
            "plot_lower_bounds", "plot_segmentation"]
 
 _CRITERION_STYLES = {"bic": "-", "aic": "--", "icl": ":", "heldout": "-."}
+# table column of each criterion where the names differ
+_COLUMN = {"heldout": "heldout_log_likelihood"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,14 +459,16 @@ def plot_criteria(table, *, criterion=("bic", "aic", "icl"), ax=None, mark_best=
     ----------
     table : model-selection result, DataFrame, dict of columns or list of dict
         Rows with keys ``n_components``, ``covariance_type`` (optional) and the criteria
-        (lower is better). A result object is used through its ``table`` (or ``criteria``)
-        attribute. Rows whose criterion is missing or not finite (failed fits) are skipped.
-    criterion : str or sequence of str, default=("bic", "aic", "icl")
-        Criteria to draw (solid, dashed, dotted lines); those absent from the table are
-        skipped, but at least one must be present.
+        ``bic``, ``aic``, ``icl`` (lower is better) or ``heldout_log_likelihood`` (higher is
+        better), as in :func:`gaussmix.select`'s table. A result object is used through its
+        ``table`` (or ``criteria``) attribute. Rows whose criterion is missing or not finite
+        (failed fits) are skipped.
+    criterion : str or sequence of {"bic", "aic", "icl", "heldout"}, default=("bic", "aic", "icl")
+        Criteria to draw (solid, dashed, dotted, dash-dotted lines); those absent from the
+        table are skipped, but at least one must be present.
     ax : matplotlib Axes, optional
     mark_best : bool, default=True
-        Mark the minimum of each criterion with a star.
+        Mark the best value of each criterion with a star.
 
     Returns
     -------
@@ -488,7 +492,7 @@ def plot_criteria(table, *, criterion=("bic", "aic", "icl"), ax=None, mark_best=
         raise ValueError("the criteria table is empty.")
     if not all("n_components" in r for r in rows):
         raise ValueError("every row of the criteria table needs an 'n_components' entry.")
-    present = [c for c in crits if any(c in r for r in rows)]
+    present = [c for c in crits if any(_COLUMN.get(c, c) in r for r in rows)]
     if not present:
         raise ValueError(f"the criteria table has none of the columns {crits}; its columns "
                          f"are {sorted(rows[0])}.")
@@ -498,25 +502,28 @@ def plot_criteria(table, *, criterion=("bic", "aic", "icl"), ax=None, mark_best=
     cols = {t: tuple(c / 255.0) for t, c in zip(types, label_colors(len(types)))}
     for crit in present:
         style = _CRITERION_STYLES.get(crit, "-")
+        col = _COLUMN.get(crit, crit)
+        sign = -1.0 if crit == "heldout" else 1.0  # held-out likelihood: higher is better
         best = None
         for t in types:
-            pts = sorted((int(r["n_components"]), float(r[crit])) for r in rows
-                         if str(r.get("covariance_type", "")) == t and r.get(crit) is not None
-                         and np.isfinite(float(r[crit])))
+            pts = sorted((int(r["n_components"]), float(r[col])) for r in rows
+                         if str(r.get("covariance_type", "")) == t and r.get(col) is not None
+                         and np.isfinite(float(r[col])))
             if not pts:
                 continue
             ks, vals = zip(*pts)
             label = f"{t} {crit.upper()}".strip()
             ax.plot(ks, vals, linestyle=style, marker="o", markersize=4, color=cols[t],
                     label=label)
-            j = int(np.argmin(vals))
-            if best is None or vals[j] < best[1]:
+            j = int(np.argmin(sign * np.asarray(vals)))
+            if best is None or sign * vals[j] < sign * best[1]:
                 best = (ks[j], vals[j], cols[t])
         if mark_best and best is not None:
             ax.plot(best[0], best[1], marker="*", markersize=15, color=best[2],
                     markeredgecolor="k", linestyle="none")
     ax.set_xlabel("number of components")
-    ax.set_ylabel(" / ".join(c.upper() for c in present) + " (lower is better)")
+    ax.set_ylabel(" / ".join(c.upper() for c in present)
+                  + (" (lower is better)" if "heldout" not in present else ""))
     ax.legend(fontsize="small")
     return ax
 
