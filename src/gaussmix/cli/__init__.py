@@ -7,6 +7,8 @@ Usage::
     gaussmix score MODEL DATA [--json]
     gaussmix sample MODEL -n N [--seed S] [-o OUT]
     gaussmix info MODEL [--json]
+    gaussmix segment IMAGE -k K -o OUT [--overlay] [--features color,position] [--json]
+    gaussmix plot MODEL [DATA] -o FIG [--kind KIND] [--dims I,J]
     gaussmix demo [--json]
 
 ``DATA`` is a CSV file (header optional, detected automatically) or a ``.npy`` array; ``-`` reads
@@ -43,7 +45,8 @@ from .. import __version__
 from ._data import CLIError
 
 #: Subcommand modules, in the order ``gaussmix --help`` lists them.
-_COMMAND_MODULES = ("_fit", "_predict", "_score", "_sample", "_info", "_demo")
+_COMMAND_MODULES = ("_fit", "_predict", "_score", "_sample", "_info", "_segment", "_plot",
+                    "_demo")
 
 COMMANDS = [import_module(f"{__name__}.{_m}") for _m in _COMMAND_MODULES]
 """The subcommand modules (each with ``NAME``, ``HELP``, ``add_parser`` and ``run``)."""
