@@ -310,3 +310,38 @@ def test_memory_stays_bounded_with_chunks(rng, cov, init):
     assert proba.shape == (n, k)
     assert fit_peak < budget, f"fit peak {fit_peak / 2**20:.1f} MiB > {budget / 2**20:.1f} MiB"
     assert predict_peak < budget, f"predict peak {predict_peak / 2**20:.1f} MiB"
+
+
+# --------------------------------------------------------------------------- drop-in surface
+def test_same_constructor_defaults_as_sklearn():
+    ours = GaussianMixture().get_params()
+    theirs = SkGaussianMixture().get_params()
+    assert ours.pop("chunk_size") is None
+    assert ours == theirs
+    import inspect
+    for name in ("fit", "fit_predict", "predict", "predict_proba", "score", "score_samples",
+                 "sample", "bic", "aic"):
+        sk_params = list(inspect.signature(getattr(SkGaussianMixture, name)).parameters)
+        our_params = list(inspect.signature(getattr(GaussianMixture, name)).parameters)
+        assert our_params[:len(sk_params)] == sk_params, name
+
+
+def test_verbose_reports_progress_on_stderr(blobs, capsys):
+    X, _ = blobs
+    GaussianMixture(3, random_state=0, verbose=2, verbose_interval=1).fit(X)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Initialization 0" in err and "Iteration 1" in err and "converged" in err
+
+
+def test_feature_names_follow_sklearn(blobs):
+    pd = pytest.importorskip("pandas")
+    X, _ = blobs
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    gm = GaussianMixture(3, random_state=0).fit(df)
+    np.testing.assert_array_equal(gm.feature_names_in_, ["a", "b", "c"])
+    assert gm.n_features_in_ == 3
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        np.testing.assert_array_equal(gm.predict(df), gm.predict(X))
+    with pytest.raises(ValueError, match="feature names"):
+        gm.predict(df.rename(columns={"a": "z"}))
