@@ -11,7 +11,6 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import gaussmix
 from gaussmix import GaussianMixture, covariance
 from gaussmix._engine import progress
 

@@ -154,3 +154,18 @@ def test_singleton_initial_cluster_without_regularisation_is_repaired(cov, two_b
                                max_iter=0, random_state=0)
     assert any("initial covariance" in str(w.message) for w in caught)
     assert_finite_fit(gm, X)
+
+
+def test_tiny_variance_far_from_origin_float32(rng):
+    """float32 with a large offset and small spread: no NaN, no negative variance."""
+    X = (1e5 + 1e-2 * rng.normal(size=(300, 3))).astype(np.float32)
+    for cov in NAMES:
+        gm, _ = fit_recording(X, n_components=2, covariance_type=cov, random_state=0)
+        assert_finite_fit(gm, X)
+        model = covariance.get(cov)
+        for j in range(2):
+            assert np.all(np.diag(model.component_covariance(gm.covariances_, j, 3)) > 0)
+
+
+def test_degenerate_warning_is_public():
+    assert issubclass(gaussmix.DegenerateComponentWarning, UserWarning)
