@@ -222,3 +222,16 @@ def test_errors_come_before_any_work(X, monkeypatch):
     with pytest.raises(ValueError):
         GaussianMixture(2, precisions_init=np.ones((2, 2, 2))).fit(X)
     assert calls == []
+
+
+def test_numpy_strings_are_accepted_like_sklearn(X):
+    """Values from a numpy array (numpy.str_), as a GridSearchCV grid built with numpy gives."""
+    from sklearn.model_selection import GridSearchCV
+    gm = GaussianMixture(2, covariance_type=np.str_("diag"), init_params=np.str_("k-means++"),
+                         random_state=0).fit(X)
+    assert gm.covariances_.shape == (2, 2)
+    grid = GridSearchCV(GaussianMixture(random_state=0),
+                        {"covariance_type": np.array(["full", "diag"])}, cv=2).fit(X)
+    assert grid.best_params_["covariance_type"] in ("full", "diag")
+    with pytest.raises(ValueError, match="'warm_start'"):
+        GaussianMixture(2, warm_start=1).fit(X)  # still no 1-for-True
