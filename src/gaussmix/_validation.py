@@ -69,6 +69,16 @@ class Kinds:
         return self.label
 
 
+class ArrayLike:
+    """``None`` or an array-like: a list, a tuple, or anything NumPy converts (``__array__``)."""
+
+    def accepts(self, v) -> bool:
+        return v is None or isinstance(v, (list, tuple, np.ndarray)) or hasattr(v, "__array__")
+
+    def __str__(self):
+        return "None or an array-like"
+
+
 def check_params(owner: str, values: dict, table: dict) -> None:
     """Raise ``ValueError`` for the first parameter in ``values`` that no constraint accepts."""
     for name, constraints in table.items():
