@@ -151,6 +151,22 @@ def test_chunked_equals_unchunked(cov, rng, make_blobs):
 
 
 @pytest.mark.parametrize("cov", NAMES)
+def test_chunked_equals_unchunked_weighted_float32(cov, rng, make_blobs):
+    X, _ = make_blobs(rng, n_per=(25, 20, 18), d=2)
+    X = X.astype(np.float32)
+    w = rng.uniform(0.0, 3.0, size=len(X))
+    fits = [GaussianMixture(3, covariance_type=cov, random_state=0, chunk_size=cs).fit(
+        X, sample_weight=w) for cs in (1, 7, None)]
+    ref = fits[-1]
+    for gm in fits[:-1]:
+        assert gm.n_iter_ == ref.n_iter_
+        # float32 rows, float64 sums: chunking changes only the float32 rounding
+        np.testing.assert_allclose(gm.lower_bounds_, ref.lower_bounds_, rtol=1e-5)
+        np.testing.assert_allclose(gm.means_, ref.means_, rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(gm.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("cov", NAMES)
 def test_more_initialisations_are_never_worse(cov, rng, make_blobs):
     X, _ = make_blobs(rng, n_per=(40, 40, 40, 40), d=2, spread=1.5)
     one = GaussianMixture(4, covariance_type=cov, n_init=1, random_state=11).fit(X)
