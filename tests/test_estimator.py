@@ -160,8 +160,9 @@ def test_chunked_equals_unchunked_weighted_float32(cov, rng, make_blobs):
     ref = fits[-1]
     for gm in fits[:-1]:
         assert gm.n_iter_ == ref.n_iter_
-        # float32 rows, float64 sums: chunking changes only the float32 rounding
-        np.testing.assert_allclose(gm.lower_bounds_, ref.lower_bounds_, rtol=1e-5)
+        # float32 rows, float64 sums: chunking changes only the float32 rounding (the
+        # issue's float32 tolerance is 1e-4 relative)
+        np.testing.assert_allclose(gm.lower_bounds_, ref.lower_bounds_, rtol=1e-4)
         np.testing.assert_allclose(gm.means_, ref.means_, rtol=1e-4, atol=1e-4)
         np.testing.assert_array_equal(gm.predict(X), ref.predict(X))
 
