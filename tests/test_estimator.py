@@ -11,7 +11,6 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import gaussmix
 from gaussmix import GaussianMixture, covariance
 from gaussmix._engine import progress
 
@@ -152,6 +151,23 @@ def test_chunked_equals_unchunked(cov, rng, make_blobs):
 
 
 @pytest.mark.parametrize("cov", NAMES)
+def test_chunked_equals_unchunked_weighted_float32(cov, rng, make_blobs):
+    X, _ = make_blobs(rng, n_per=(25, 20, 18), d=2)
+    X = X.astype(np.float32)
+    w = rng.uniform(0.0, 3.0, size=len(X))
+    fits = [GaussianMixture(3, covariance_type=cov, random_state=0, chunk_size=cs).fit(
+        X, sample_weight=w) for cs in (1, 7, None)]
+    ref = fits[-1]
+    for gm in fits[:-1]:
+        assert gm.n_iter_ == ref.n_iter_
+        # float32 rows, float64 sums: chunking changes only the float32 rounding (the
+        # issue's float32 tolerance is 1e-4 relative)
+        np.testing.assert_allclose(gm.lower_bounds_, ref.lower_bounds_, rtol=1e-4)
+        np.testing.assert_allclose(gm.means_, ref.means_, rtol=1e-4, atol=1e-4)
+        np.testing.assert_array_equal(gm.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("cov", NAMES)
 def test_more_initialisations_are_never_worse(cov, rng, make_blobs):
     X, _ = make_blobs(rng, n_per=(40, 40, 40, 40), d=2, spread=1.5)
     one = GaussianMixture(4, covariance_type=cov, n_init=1, random_state=11).fit(X)
@@ -240,13 +256,27 @@ def test_float32_is_fitted_in_float32_and_agrees_with_float64(cov, rng, monkeypa
     X = X + 500.0  # away from the origin, where float32 raw moments would cancel
     model = covariance.get(cov)
     seen = []
+    # the E-step runs through the batched kernel when one exists, else model.log_prob: watch
+    # the dtype of the rows each of them receives
     original = type(model).log_prob
 
-    def spy(self, Xc, means, prec_chol):
+    def spy_log_prob(self, Xc, means, prec_chol):
         seen.append(Xc.dtype)
         return original(self, Xc, means, prec_chol)
 
-    monkeypatch.setattr(type(model), "log_prob", spy)
+    monkeypatch.setattr(type(model), "log_prob", spy_log_prob)
+    try:
+        from gaussmix import _fast
+    except ImportError:  # pragma: no cover - the reference kernel only
+        _fast = None
+    if _fast is not None:
+        original_block = _fast.block_stats
+
+        def spy_block(X, *args, **kwargs):
+            seen.append(X.dtype)
+            return original_block(X, *args, **kwargs)
+
+        monkeypatch.setattr(_fast, "block_stats", spy_block)
     g32 = GaussianMixture(3, covariance_type=cov, random_state=0).fit(X.astype(np.float32))
     assert seen and set(seen) == {np.dtype(np.float32)}
     seen.clear()
@@ -263,15 +293,34 @@ def test_float32_is_fitted_in_float32_and_agrees_with_float64(cov, rng, monkeypa
     np.testing.assert_array_equal(g32.predict(X), g64.predict(X))
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "the batched float32 E-step evaluates -x'Px/2 + x'Pm - m'Pm/2 in float32; with clusters "
+    "1000 standard deviations apart the terms are ~1e6 and cancel to O(1), so float32 fits "
+    "lose ~1e-3 relative in log-likelihood (scikit-learn's whitened float32 path: 4e-8)"))
+def test_float32_agrees_with_float64_on_widely_separated_clusters(rng):
+    sep = 1000.0
+    X = np.vstack([rng.normal(size=(300, 3)), rng.normal(size=(300, 3)) + sep,
+                   rng.normal(size=(300, 3)) - sep])
+    g64 = GaussianMixture(3, random_state=0).fit(X)
+    g32 = GaussianMixture(3, random_state=0).fit(X.astype(np.float32))
+    assert g32.lower_bound_ == pytest.approx(g64.lower_bound_, rel=1e-4)
+    assert g32.score(X) == pytest.approx(g64.score(X), rel=1e-4)
+
+
 # --------------------------------------------------------------------------- memory
 @pytest.mark.parametrize("cov,init", [("full", "kmeans"), ("diag", "random")])
 def test_memory_stays_bounded_with_chunks(rng, cov, init):
-    """Peak memory beyond the data: O(n k) plus the chunk workspace, never n*d*k or n*d^2."""
-    n, d, k, cs = 20_000, 16, 8, 512
+    """Peak memory beyond the data: O(n k) plus a fixed workspace, never n*d*k or n*d^2."""
+    n, d, k, cs = 80_000, 16, 8, 512
     X = rng.normal(size=(n, d)) + np.repeat(rng.normal(scale=5, size=(k, d)), n // k, axis=0)
     nk_bytes = n * k * 8
     workspace = cs * (k * d + 4 * k + 2 * d) * 8
-    budget = 4 * nk_bytes + 4 * workspace
+    try:  # the batched E-step keeps one fixed-size workspace per thread
+        from gaussmix import _fast
+        workspace += _fast.default_n_threads() * _fast.DEFAULT_BLOCK_BYTES
+    except ImportError:  # pragma: no cover
+        pass
+    budget = 4 * nk_bytes + workspace
     assert budget < n * d * k * 8 / 2, "the test must tell an n*d*k temporary apart"
     gm = GaussianMixture(k, covariance_type=cov, init_params=init, chunk_size=cs, max_iter=2,
                          tol=0, random_state=0)
@@ -291,3 +340,38 @@ def test_memory_stays_bounded_with_chunks(rng, cov, init):
     assert proba.shape == (n, k)
     assert fit_peak < budget, f"fit peak {fit_peak / 2**20:.1f} MiB > {budget / 2**20:.1f} MiB"
     assert predict_peak < budget, f"predict peak {predict_peak / 2**20:.1f} MiB"
+
+
+# --------------------------------------------------------------------------- drop-in surface
+def test_same_constructor_defaults_as_sklearn():
+    ours = GaussianMixture().get_params()
+    theirs = SkGaussianMixture().get_params()
+    assert ours.pop("chunk_size") is None
+    assert ours == theirs
+    import inspect
+    for name in ("fit", "fit_predict", "predict", "predict_proba", "score", "score_samples",
+                 "sample", "bic", "aic"):
+        sk_params = list(inspect.signature(getattr(SkGaussianMixture, name)).parameters)
+        our_params = list(inspect.signature(getattr(GaussianMixture, name)).parameters)
+        assert our_params[:len(sk_params)] == sk_params, name
+
+
+def test_verbose_reports_progress_on_stderr(blobs, capsys):
+    X, _ = blobs
+    GaussianMixture(3, random_state=0, verbose=2, verbose_interval=1).fit(X)
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Initialization 0" in err and "Iteration 1" in err and "converged" in err
+
+
+def test_feature_names_follow_sklearn(blobs):
+    pd = pytest.importorskip("pandas")
+    X, _ = blobs
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    gm = GaussianMixture(3, random_state=0).fit(df)
+    np.testing.assert_array_equal(gm.feature_names_in_, ["a", "b", "c"])
+    assert gm.n_features_in_ == 3
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        np.testing.assert_array_equal(gm.predict(df), gm.predict(X))
+    with pytest.raises(ValueError, match="feature names"):
+        gm.predict(df.rename(columns={"a": "z"}))

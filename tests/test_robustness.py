@@ -105,15 +105,21 @@ def test_empty_component_is_reseeded(cov, dtype, two_blobs):
     assert np.all(gm.weights_ > 0.01)
 
 
-def test_scikit_learn_fails_where_gaussmix_recovers(two_blobs):
-    """The case the issue names: scikit-learn's 'ill-defined empirical covariance' crash."""
+@pytest.mark.parametrize("cov", PER_COMPONENT)
+def test_scikit_learn_fails_where_gaussmix_recovers(cov, two_blobs):
+    """The case the issue names: scikit-learn's 'ill-defined empirical covariance' crash.
+
+    Without regularisation, a component that empties out has a zero covariance; scikit-learn
+    stops, gaussmix re-seeds the component and carries on.
+    """
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
-    X = np.vstack([two_blobs, [[100.0, 100.0]]])
-    means_init = [[0.0, 0.0], [8.0, 8.0], [100.0, 100.0]]
+    X = two_blobs
+    means_init = [[0.0, 0.0], [8.0, 8.0], [1e3, 1e3]]
     with pytest.raises(ValueError, match="ill-defined empirical covariance"):
-        SkGaussianMixture(3, reg_covar=0.0, means_init=means_init).fit(X)
-    gm, caught = fit_recording(X, n_components=3, reg_covar=0.0, means_init=means_init)
-    assert caught
+        SkGaussianMixture(3, covariance_type=cov, reg_covar=0.0, means_init=means_init).fit(X)
+    gm, caught = fit_recording(X, n_components=3, covariance_type=cov, reg_covar=0.0,
+                               means_init=means_init)
+    assert caught and "component 2 emptied out" in str(caught[0].message)
     assert_finite_fit(gm, X)
 
 
@@ -140,14 +146,17 @@ def test_collinear_full_covariance_without_regularisation_is_floored(two_blobs):
     assert_finite_fit(gm, X)
 
 
-@pytest.mark.parametrize("cov", NAMES)
+@pytest.mark.parametrize("cov", PER_COMPONENT)
 def test_singleton_initial_cluster_without_regularisation_is_repaired(cov, two_blobs):
-    """k-means puts the isolated point in a cluster of its own: zero covariance at the start."""
+    """k-means puts the isolated point in a cluster of its own: a zero covariance at the start.
+
+    The initial covariance is replaced by the data's instead of failing before EM starts
+    (``max_iter=0`` keeps the initial parameters).
+    """
     X = np.vstack([two_blobs, [[100.0, 100.0]]])
     gm, caught = fit_recording(X, n_components=3, covariance_type=cov, reg_covar=0.0,
-                               random_state=0)
-    if cov != "tied":
-        assert any("initial covariance" in str(w.message) for w in caught)
+                               max_iter=0, random_state=0)
+    assert any("initial covariance" in str(w.message) for w in caught)
     assert_finite_fit(gm, X)
 
 

@@ -222,3 +222,32 @@ def test_errors_come_before_any_work(X, monkeypatch):
     with pytest.raises(ValueError):
         GaussianMixture(2, precisions_init=np.ones((2, 2, 2))).fit(X)
     assert calls == []
+
+
+def test_numpy_strings_are_accepted_like_sklearn(X):
+    """Values from a numpy array (numpy.str_), as a GridSearchCV grid built with numpy gives."""
+    from sklearn.model_selection import GridSearchCV
+    gm = GaussianMixture(2, covariance_type=np.str_("diag"), init_params=np.str_("k-means++"),
+                         random_state=0).fit(X)
+    assert gm.covariances_.shape == (2, 2)
+    grid = GridSearchCV(GaussianMixture(random_state=0),
+                        {"covariance_type": np.array(["full", "diag"])}, cv=2).fit(X)
+    assert grid.best_params_["covariance_type"] in ("full", "diag")
+    with pytest.raises(ValueError, match="'warm_start'"):
+        GaussianMixture(2, warm_start=1).fit(X)  # still no 1-for-True
+
+
+def test_parameter_types_scikit_learn_accepts(X, capsys):
+    """verbose=True and pandas init arrays are valid for scikit-learn, so they are here."""
+    pd = pytest.importorskip("pandas")
+    GaussianMixture(2, verbose=True, random_state=0).fit(X)
+    assert "Initialization 0" in capsys.readouterr().err
+    ref = GaussianMixture(2, random_state=0).fit(X)
+    gm = GaussianMixture(2, weights_init=pd.Series(ref.weights_),
+                         means_init=pd.DataFrame(ref.means_), random_state=1).fit(X)
+    same = GaussianMixture(2, weights_init=ref.weights_, means_init=ref.means_,
+                           random_state=1).fit(X)
+    np.testing.assert_array_equal(gm.means_, same.means_)
+    with pytest.raises(ValueError, match="'means_init' parameter of GaussianMixture must be None "
+                                         "or an array-like"):
+        GaussianMixture(2, means_init="zeros").fit(X)

@@ -15,11 +15,11 @@ from ._engine import (ArraySource, EMResult, Params, auto_chunk_size, e_pass, fi
                       initial_params, weighted_log_prob)
 from ._kernels import logsumexp_rows
 from ._typing import INIT_PARAMS
-from ._validation import Interval, Kinds, Options, check_finite, check_params, check_sample_weight
+from ._validation import ArrayLike, Interval, Kinds, Options, check_finite, check_params, check_sample_weight
 
 _RANDOM_STATE = Kinds(None, numbers.Integral, np.random.RandomState,
                       label="None, an int or a numpy.random.RandomState")
-_ARRAY = Kinds(None, np.ndarray, list, tuple, label="None or an array-like")
+_ARRAY = ArrayLike()
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -119,7 +119,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "precisions_init": [_ARRAY],
         "random_state": [_RANDOM_STATE],
         "warm_start": [Kinds(bool, np.bool_, label="a bool")],
-        "verbose": [Interval(int, 0)],
+        "verbose": [Interval(int, 0), Kinds(bool, np.bool_, label="a bool")],
         "verbose_interval": [Interval(int, 1)],
         "chunk_size": [Kinds(None, label="None"), Interval(int, 1)],
     }

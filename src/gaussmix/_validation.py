@@ -46,7 +46,10 @@ class Options:
         self.values = values
 
     def accepts(self, v) -> bool:
-        return any(v == x and type(v) is type(x) for x in self.values)
+        # strings match by value whatever their str subclass (numpy.str_ from a numpy array,
+        # as GridSearchCV passes them); other values must also match in type (True is not 1)
+        return any(v == x and (type(v) is type(x) or isinstance(v, str) and isinstance(x, str))
+                   for x in self.values)
 
     def __str__(self):
         return "one of " + ", ".join(repr(v) for v in self.values)
@@ -64,6 +67,16 @@ class Kinds:
 
     def __str__(self):
         return self.label
+
+
+class ArrayLike:
+    """``None`` or an array-like: a list, a tuple, or anything NumPy converts (``__array__``)."""
+
+    def accepts(self, v) -> bool:
+        return v is None or isinstance(v, (list, tuple, np.ndarray)) or hasattr(v, "__array__")
+
+    def __str__(self):
+        return "None or an array-like"
 
 
 def check_params(owner: str, values: dict, table: dict) -> None:

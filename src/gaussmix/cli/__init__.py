@@ -37,6 +37,7 @@ name in :data:`_COMMAND_MODULES` registers it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from importlib import import_module
@@ -85,6 +86,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     sys.stderr.write(f"gaussmix: warning: {text} ({category.__name__})\n")
 
 
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     parser = build_parser()
@@ -98,6 +107,10 @@ def main(argv=None) -> int:
         warnings.showwarning = _show_warning
         try:
             return int(args._run(args))
+        except BrokenPipeError:
+            # the reader went away (e.g. `gaussmix predict ... | head`): stop quietly
+            _silence_stdout()
+            return EXIT_OK
         except CLIError as exc:
             sys.stderr.write(f"{prog}: error: {_one_line(exc)}\n")
             return exc.code

@@ -96,7 +96,7 @@ def _load_csv(path: str, dtype) -> Table:
                        + (" after the header." if columns is not None else "."))
     try:
         X = np.loadtxt(io.StringIO("\n".join(body)), delimiter=delim, dtype=dtype, ndmin=2,
-                       comments=None, encoding=None)
+                       comments=None, encoding=None, quotechar='"')
     except ValueError:
         _explain_csv_error(name, body, body_start, lines, delim, ncol, columns)
         raise  # pragma: no cover - _explain always raises
