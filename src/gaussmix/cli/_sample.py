@@ -1,0 +1,46 @@
+"""``gaussmix sample MODEL -n N``: draw rows from a fitted mixture."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._data import add_output_option, feature_columns, load_model, write_table
+
+NAME = "sample"
+HELP = "draw N random rows from MODEL"
+
+
+def _positive(s):
+    import argparse
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".")
+    p.add_argument("model", metavar="MODEL", help="model file written by 'gaussmix fit'")
+    p.add_argument("-n", "--n-samples", type=_positive, default=1, metavar="N",
+                   help="number of rows (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed (default: the model's random_state)")
+    p.add_argument("--labels", action="store_true",
+                   help="add a last column with the component each row was drawn from")
+    add_output_option(p, "the rows")
+    return p
+
+
+def run(args) -> int:
+    gm = load_model(args.model)
+    if args.seed is not None:
+        gm.set_params(random_state=args.seed)
+    X, y = gm.sample(args.n_samples)
+    cols = feature_columns(gm)
+    if args.labels:
+        X = np.column_stack([X, y])
+        cols = cols + ["component"]
+    write_table(X, args.output, cols, header=not args.no_header, fmt="%.10g")
+    return 0
