@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import _fast
-from ._kernels import logsumexp_rows
+from ._kernels import cholesky_lower, logsumexp_rows
 from ._kmeans import kmeans, kmeans_plusplus
 from ._stats import SufficientStats, chunk_stats
 from .covariance import CovarianceModel
@@ -308,6 +308,41 @@ def reseed(params: Params, stats: SufficientStats, model: CovarianceModel, reg_c
     return Params(weights, means, cov, prec_chol)
 
 
+#: Variance floor, relative to the data's mean variance, for components that keep collapsing.
+COLLAPSE_FLOOR = 1e-6
+
+
+def floor_covariances(params: Params, stats: SufficientStats, model: CovarianceModel,
+                      bad: list[int]) -> Params:
+    """Add a variance floor to the covariances in ``bad`` (``-1``: the shared one), with a warning.
+
+    The last resort once re-seeding is exhausted: a component that keeps collapsing onto an
+    isolated point (or a tied covariance that is singular) with ``reg_covar=0`` has an unbounded
+    likelihood. Flooring its variance at ``COLLAPSE_FLOOR`` times the data's mean variance keeps
+    every parameter finite. Raises ``ValueError`` when the data have no variance at all.
+    """
+    data_var = float(np.trace(stats.data_covariance())) / stats.means.shape[1]
+    floor = COLLAPSE_FLOOR * data_var
+    if not floor > 0:
+        raise ValueError(_ILL_DEFINED + " All weighted samples are identical: increase reg_covar.")
+    d = params.means.shape[1]
+    cov = params.covariances.copy()
+    for j in bad:
+        if j < 0:
+            cov = cov + floor * np.eye(d)
+        else:
+            model.reset_component(cov, j, model.component_covariance(cov, j, d) + floor * np.eye(d))
+    prec_chol, still_bad = model.precision_cholesky(cov)
+    if still_bad:
+        raise ValueError(_ILL_DEFINED + f" (components {sorted(still_bad)})")
+    which = "the shared covariance" if -1 in bad else "component " + ", ".join(map(str, bad))
+    warnings.warn(
+        f"The covariance of {which} is singular and re-seeding did not help (an isolated point "
+        f"or too many components): its variance was floored at {floor:.3g}. Set reg_covar > 0 "
+        "or reduce n_components to avoid this.", DegenerateComponentWarning, stacklevel=4)
+    return Params(params.weights, params.means, cov, prec_chol)
+
+
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have ill-defined empirical "
     "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
@@ -359,9 +394,7 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
         new, bad = m_step(stats, model, reg_covar)
         degenerate = find_degenerate(stats, model, bad)
         if degenerate:
-            if model.name == "tied" and bad:
-                raise ValueError(_ILL_DEFINED)
-            if n_reseeds < max_reseeds:
+            if n_reseeds < max_reseeds and not (model.name == "tied" and bad):
                 seeded = reseed(new, stats, model, reg_covar, degenerate)
                 if seeded is not None:
                     n_reseeds += len(degenerate)
@@ -372,7 +405,7 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
                     new = seeded
                     bad = []
             if bad:
-                raise ValueError(_ILL_DEFINED + f" (components {sorted(bad)})")
+                new = floor_covariances(new, stats, model, bad)
         params = new
         lower_bounds.append(lower_bound)
         change = lower_bound - prev
@@ -476,6 +509,9 @@ def _repair_initial_covariances(params: Params, stats: SufficientStats, model: C
     """
     d = params.means.shape[1]
     data_cov = stats.data_covariance() + reg_covar * np.eye(d)
+    if cholesky_lower(data_cov) is None:
+        # collinear features: the data's own covariance is singular, floor it
+        data_cov = data_cov + COLLAPSE_FLOOR * np.trace(data_cov) / d * np.eye(d)
     cov = params.covariances.copy()
     if -1 in bad:
         cov = data_cov.copy()
