@@ -157,3 +157,94 @@ def test_min_weight_flags_a_small_cluster_of_anomalies(rng):
                for j in keep) / gm.weights_[keep].sum()
     np.testing.assert_allclose(pruned.score_samples(X), np.log(dens), rtol=1e-9)
     assert np.mean(pruned.predict(X[800:]) == -1) == 1.0
+
+
+# ------------------------------------------------------------------------------ from_mixture
+
+
+def test_from_mixture_equals_fit(blobs):
+    from gaussmix import GaussianMixture
+    gm = GaussianMixture(3, random_state=0).fit(blobs)
+    det = GaussianMixtureOutlierDetector.from_mixture(gm, blobs, contamination=0.1)
+    ref = GaussianMixtureOutlierDetector(3, contamination=0.1, random_state=0).fit(blobs)
+    assert det.offset_ == pytest.approx(ref.offset_, rel=1e-12)
+    np.testing.assert_array_equal(det.predict(blobs), ref.predict(blobs))
+    with pytest.raises(ValueError, match="reference rows"):
+        GaussianMixtureOutlierDetector.from_mixture(gm, contamination=0.1)
+    assert GaussianMixtureOutlierDetector.from_mixture(gm, threshold=-5.0).offset_ == -5.0
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+@pytest.fixture
+def csv_blobs(blobs, rng, tmp_path):
+    X = np.vstack([blobs, rng.uniform(-10, 20, (20, 2))])
+    path = tmp_path / "data.csv"
+    np.savetxt(path, X, delimiter=",")
+    return X, path
+
+
+def _cli(capsys, *argv):
+    from gaussmix.cli import main
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_anomalies_end_to_end(capsys, csv_blobs, tmp_path):
+    import io
+    import json
+    X, path = csv_blobs
+    code, out, err = _cli(capsys, "anomalies", path, "-k", "3", "--contamination", "0.05",
+                          "--seed", "0")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "row,outlier,log_density,decision"
+    table = np.loadtxt(io.StringIO("\n".join(lines[1:])), delimiter=",")
+    ref = GaussianMixtureOutlierDetector(3, contamination=0.05, random_state=0).fit(X)
+    np.testing.assert_array_equal(table[:, 1] == 1, ref.predict(X) == -1)
+    np.testing.assert_allclose(table[:, 2], ref.score_samples(X), rtol=1e-9)
+    # a saved model and an explicit threshold; JSON summary
+    model = tmp_path / "m.gmz"
+    ref.mixture_.save(model)
+    code, out, err = _cli(capsys, "anomalies", path, "--model", model, "--threshold", "-8",
+                          "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["threshold"] == -8.0
+    assert doc["outliers"] == np.flatnonzero(ref.score_samples(X) < -8).tolist()
+    # K by BIC, only the outliers, written to a file
+    flags = tmp_path / "flags.csv"
+    code, out, err = _cli(capsys, "anomalies", path, "-k", "bic", "--contamination", "0.02",
+                          "--only-outliers", "-o", flags, "--seed", "0")
+    assert code == 0, err
+    got = np.loadtxt(flags, delimiter=",", skiprows=1, ndmin=2)
+    assert len(got) == int(np.floor(0.02 * len(X))) and np.all(got[:, 1] == 1)
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--contamination", "0.9"], "--contamination"),
+    (["--contamination", "lots"], "--contamination"),
+    (["--min-weight", "0.7"], "--min-weight"),
+    (["--covariance", "blob"], "--covariance"),
+    (["-k", "0"], "-k must be"),
+    (["--model", "missing.gmz"], "no such model file"),
+    (["-k", "2", "--model", "m.gmz"], "not allowed with"),
+    (["--json", "-o", "x.csv"], "--json"),
+])
+def test_cli_anomalies_bad_input(capsys, csv_blobs, argv, fragment):
+    _, path = csv_blobs
+    code, _, err = _cli(capsys, "anomalies", path, *argv)
+    assert code == 2
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1 or "usage:" in err
+
+
+def test_cli_anomalies_model_data_mismatch(capsys, csv_blobs, tmp_path, rng):
+    from gaussmix import GaussianMixture
+    _, path = csv_blobs
+    model = tmp_path / "m3.gmz"
+    GaussianMixture(2, random_state=0).fit(rng.normal(size=(50, 3))).save(model)
+    code, _, err = _cli(capsys, "anomalies", path, "--model", model)
+    assert code == 2 and "expects 3" in err

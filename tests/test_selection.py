@@ -237,3 +237,88 @@ def test_selector_sklearn_conventions():
     from sklearn.utils.estimator_checks import check_estimator
     check_estimator(GaussianMixtureSelector(n_components=(1, 2), covariance_types=("full", "diag"),
                                             random_state=0))
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+@pytest.fixture
+def csv_data(rng, tmp_path):
+    X = _full_mixture(rng, 60)
+    path = tmp_path / "data.csv"
+    np.savetxt(path, X, delimiter=",", header="u,v", comments="")
+    return X, path
+
+
+def _cli(capsys, *argv):
+    from gaussmix.cli import main
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_select_end_to_end(capsys, csv_data, tmp_path):
+    import json
+    from gaussmix import load
+    X, path = csv_data
+    model, table, fig = tmp_path / "best.gmz", tmp_path / "rank.csv", tmp_path / "bic.png"
+    code, out, err = _cli(capsys, "select", path, "-k", "1:4", "--covariance", "full,diag",
+                          "--seed", "0", "-o", model, "--table", table, "--plot", fig)
+    assert code == 0, err
+    assert "best by bic: 3 components, covariance 'full'" in out
+    assert out.startswith("| rank | n_components |")
+    lib = select(X, range(1, 5), ("full", "diag"), random_state=0)
+    gm = load(model)
+    np.testing.assert_allclose(np.sort(gm.means_, axis=0),
+                               np.sort(lib.best_estimator_.means_, axis=0), rtol=1e-10)
+    import pandas as pd
+    assert list(pd.read_csv(table)["bic"]) == [r["bic"] for r in lib.table]
+    assert fig.stat().st_size > 1000
+    code, out, err = _cli(capsys, "select", path, "-k", "2,3", "--covariance", "full",
+                          "--criterion", "icl", "--json", "--seed", "1")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["criterion"] == "icl" and len(doc["table"]) == 2
+    assert doc["best"] == {"n_components": 3, "covariance_type": "full"}
+
+
+@pytest.mark.parametrize("argv,code,fragment", [
+    (["-k", "0:3"], 2, "-k must be"),
+    (["-k", "x"], 2, "-k must be"),
+    (["--covariance", "full,round"], 2, "--covariance must be"),
+    (["--criterion", "mdl"], 2, "invalid choice"),
+    (["--validation-fraction", "1.5"], 2, "--validation-fraction"),
+    (["--criterion", "heldout", "--validation-fraction", "0"], 2, "heldout"),
+    (["-k", "500"], 1, "every fit in the grid failed"),
+])
+def test_cli_select_bad_input(capsys, csv_data, argv, code, fragment):
+    _, path = csv_data
+    got, out, err = _cli(capsys, "select", path, *argv)
+    assert got == code
+    assert fragment in err
+    assert len(err.strip().splitlines()) == 1 or "usage:" in err
+
+
+def test_cli_select_bad_files(capsys, tmp_path):
+    code, _, err = _cli(capsys, "select", tmp_path / "missing.csv")
+    assert code == 2 and "no such file" in err and len(err.strip().splitlines()) == 1
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n3,oops\n")
+    code, _, err = _cli(capsys, "select", bad)
+    assert code == 2 and "not numeric" in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_select_subprocess(csv_data, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    _, path = csv_data
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = dict(os.environ, PYTHONPATH=src)
+    ok = subprocess.run([sys.executable, "-m", "gaussmix", "select", str(path), "-k", "1:2",
+                         "--covariance", "full", "-q"], env=env, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout == "", ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "gaussmix", "select", str(path), "-k", "-1"],
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -230,11 +230,51 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
                 X, ks, cov, crit, sample_weight=w, random_state=self.random_state,
                 validation_fraction=0.2 if crit == "heldout" else None, **kw)
             self.mixture_ = self.selection_.best_estimator_
+        self._finish(X, w)
+        return self
+
+    def _finish(self, X, w) -> None:
         self.n_iter_ = self.mixture_.n_iter_
         self.density_, self.dropped_components_ = _drop_light_components(self.mixture_,
                                                                          self.min_weight)
-        self.offset_ = self._threshold(self.density_.score_samples(X), w)
-        return self
+        scores = self.density_.score_samples(X) if X is not None else None
+        self.offset_ = self._threshold(scores, w)
+
+    @classmethod
+    def from_mixture(cls, mixture, X=None, *, sample_weight=None, **params):
+        """A detector around an already fitted mixture (no refitting).
+
+        Parameters
+        ----------
+        mixture : GaussianMixture
+            A fitted model.
+        X : array-like of shape (n_samples, n_features), default=None
+            Reference rows for a ``contamination`` threshold; not needed with ``threshold`` or
+            ``contamination="auto"``.
+        sample_weight : array-like of shape (n_samples,), default=None
+        **params
+            Detector parameters (``contamination``, ``threshold``, ``min_weight``, ...).
+
+        Returns
+        -------
+        GaussianMixtureOutlierDetector
+        """
+        check_is_fitted(mixture)
+        det = cls(n_components=int(mixture.n_components),
+                  covariance_type=mixture.covariance_type, **params)
+        det._check_params()
+        det.mixture_ = mixture
+        det.selection_ = None
+        det.n_features_in_ = int(mixture.means_.shape[1])
+        w = None
+        if X is not None:
+            X = det._check(X)
+            w = check_sample_weight(sample_weight, X.shape[0])
+        elif det.threshold is None and det.contamination != "auto":
+            raise ValueError("a 'contamination' threshold needs reference rows X; pass X, a "
+                             "'threshold', or contamination='auto'.")
+        det._finish(X, w)
+        return det
 
     def _threshold(self, scores, w) -> float:
         if self.threshold is not None:
@@ -255,7 +295,7 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
                                  1.0 - float(self.auto_coverage)))
 
     def _check(self, X):
-        check_is_fitted(self)
+        check_is_fitted(self, "mixture_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                           reset=False)
         check_finite(X)

@@ -40,7 +40,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import covariance
-from ._engine import ArraySource, DegenerateComponentWarning, m_step, stats_from_labels
+from ._engine import (ArraySource, DegenerateComponentWarning, _repair_initial_covariances,
+                      m_step, stats_from_labels)
 from ._estimator import GaussianMixture
 from ._kmeans import kmeans
 from ._validation import check_finite, check_sample_weight
@@ -170,11 +171,8 @@ def _fit_from_labels(X, w, k, ct, labels_per_init, params, reg_covar):
     for labels in labels_per_init:
         stats = stats_from_labels(source, labels, k, model, shift, X.dtype)
         init, bad = m_step(stats, model, reg_covar)
-        if bad:
-            raise ValueError(
-                "Fitting the mixture model failed because some components have ill-defined "
-                "empirical covariance. Try to decrease the number of components, increase "
-                "reg_covar, or scale the input data.")
+        if bad:  # as GaussianMixture's own initialisation does (warns, or raises if hopeless)
+            init.prec_chol = _repair_initial_covariances(init, stats, model, reg_covar, bad)
         gm = GaussianMixture(**dict(params, n_init=1, init_params="random_from_data",
                                     weights_init=init.weights, means_init=init.means,
                                     precisions_init=model.precisions(init.prec_chol)))

@@ -7,6 +7,8 @@ Usage::
     gaussmix score MODEL DATA [--json]
     gaussmix sample MODEL -n N [--seed S] [-o OUT]
     gaussmix info MODEL [--json]
+    gaussmix select DATA [-k A:B] [--covariance full,diag] [--criterion bic] [-o MODEL] [--json]
+    gaussmix anomalies DATA [-k K|bic | --model MODEL] [--contamination C] [-o OUT] [--json]
     gaussmix segment IMAGE -k K -o OUT [--overlay] [--features color,position] [--json]
     gaussmix plot MODEL [DATA] -o FIG [--kind KIND] [--dims I,J]
     gaussmix demo [--json]
@@ -46,8 +48,8 @@ from .. import __version__
 from ._data import CLIError
 
 #: Subcommand modules, in the order ``gaussmix --help`` lists them.
-_COMMAND_MODULES = ("_fit", "_predict", "_score", "_sample", "_info", "_segment", "_plot",
-                    "_demo")
+_COMMAND_MODULES = ("_fit", "_predict", "_score", "_sample", "_info", "_select", "_anomalies",
+                    "_segment", "_plot", "_demo")
 
 COMMANDS = [import_module(f"{__name__}.{_m}") for _m in _COMMAND_MODULES]
 """The subcommand modules (each with ``NAME``, ``HELP``, ``add_parser`` and ``run``)."""
