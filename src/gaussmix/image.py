@@ -517,8 +517,8 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
         X_u = builder.colours(colours)
         proba_u = model.predict_proba(X_u).astype(np.float32, copy=False)
         labels_u = proba_u.argmax(axis=1)
-        labels = labels_u[inverse].reshape(h, w)
-        probabilities = proba_u[inverse].reshape(h, w, k)
+        labels = np.take(labels_u, inverse).reshape(h, w)
+        probabilities = _gather_rows(proba_u, inverse).reshape(h, w, k)
         # mean colour of each segment from the distinct colours and their counts
         seg_w = np.bincount(labels_u, weights=counts, minlength=k)
         sums = np.column_stack([np.bincount(labels_u, weights=counts * colours[:, ch],
@@ -530,6 +530,13 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
     return Segmentation(labels=labels, probabilities=probabilities, recolored=recolored,
                         model=model, n_components=k, features=feats, colorspace=colorspace,
                         criteria=rows, n_fit=len(X_fit))
+
+
+def _gather_rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]`` for a C-contiguous 2-D ``a``, moving each row as one opaque element."""
+    a = np.ascontiguousarray(a)
+    rows = a.view(np.dtype((np.void, a.shape[1] * a.itemsize))).ravel()
+    return np.take(rows, idx).view(a.dtype).reshape(len(idx), a.shape[1])
 
 
 def _seed(random_state):
@@ -632,14 +639,10 @@ def label_colors(n: int) -> np.ndarray:
 
 
 def _boundaries(labels: np.ndarray) -> np.ndarray:
-    """Pixels whose right or lower neighbour has another label, shape (H, W) bool."""
+    """Pixels whose upper or left neighbour has another label (1-pixel lines), (H, W) bool."""
     b = np.zeros(labels.shape, dtype=bool)
-    dv = labels[1:, :] != labels[:-1, :]
-    dh = labels[:, 1:] != labels[:, :-1]
-    b[1:, :] |= dv
-    b[:-1, :] |= dv
-    b[:, 1:] |= dh
-    b[:, :-1] |= dh
+    b[1:, :] |= labels[1:, :] != labels[:-1, :]
+    b[:, 1:] |= labels[:, 1:] != labels[:, :-1]
     return b
 
 
