@@ -201,8 +201,8 @@ def _colour_converter(colorspace: str, n_channels: int):
 
     def convert(rgb01: np.ndarray) -> np.ndarray:
         if rgb01.size and (rgb01.min() < 0 or rgb01.max() > 1):
-            raise ValueError(f"colorspace={colorspace!r} needs colours in [0, 1]; this float "
-                             "image has values outside that range.")
+            raise ValueError(f"colorspace={colorspace!r} needs colours in [0, 1] (or 8/16-bit "
+                             "integers); this image has values outside that range.")
         out = fn(np.clip(rgb01, 0.0, 1.0).reshape(-1, 1, 3)).reshape(-1, 3)
         return out.astype(rgb01.dtype, copy=False)
 
@@ -484,8 +484,8 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
     n = h * w
 
     if method == "deep":
-        return _segment_deep(arr, builder, ks, criterion, feats, colorspace, covariance_type,
-                             random_state, deep_options)
+        return _segment_deep(image, arr, builder, ks, criterion, feats, colorspace,
+                             covariance_type, random_state, deep_options)
     if deep_options:
         raise TypeError(f"segment() got options {sorted(deep_options)} that only apply to "
                         "method='deep'.")
@@ -585,7 +585,7 @@ def _paint(labels, seg_w, sums, image):
     return out
 
 
-def _segment_deep(arr, builder, ks, criterion, feats, colorspace, covariance_type,
+def _segment_deep(image, arr, builder, ks, criterion, feats, colorspace, covariance_type,
                   random_state, options):
     if feats != ("color",):
         raise ValueError("method='deep' uses colour features only (the network models "
@@ -606,8 +606,7 @@ def _segment_deep(arr, builder, ks, criterion, feats, colorspace, covariance_typ
     k = proba.shape[-1]
     seg_w, sums = _segment_sums(labels.ravel(), builder.flat, k)
     return Segmentation(labels=labels, probabilities=proba,
-                        recolored=_paint(labels, seg_w, sums, arr if arr.shape[2] != 1
-                                         else arr[:, :, 0]),
+                        recolored=_paint(labels, seg_w, sums, image),
                         model=None, n_components=k, features=feats, colorspace=colorspace,
                         criteria=None, n_fit=h * w)
 
