@@ -21,7 +21,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ._kernels import logsumexp_rows
+from . import _fast
+from ._kernels import cholesky_lower, logsumexp_rows
 from ._kmeans import kmeans, kmeans_plusplus
 from ._stats import SufficientStats, chunk_stats
 from .covariance import CovarianceModel
@@ -116,20 +117,58 @@ def weighted_log_prob(model: CovarianceModel, X: np.ndarray, params: Params,
 
 
 def e_pass(source, params: Params, model: CovarianceModel, shift: np.ndarray,
-           dtype, n_worst: int | None = None) -> SufficientStats:
-    """One pass over ``source``: sufficient statistics under ``params``."""
+           dtype, n_worst: int | None = None, *, n_threads: int | None = None,
+           block_rows: int | None = None) -> SufficientStats:
+    """One pass over ``source``: sufficient statistics under ``params``.
+
+    Uses the batched kernels of :mod:`gaussmix._fast` (a thread pool of ``n_threads``, default
+    from :func:`gaussmix._fast.default_n_threads`, over blocks of ``block_rows`` rows) when the
+    covariance model provides :meth:`~gaussmix.covariance.CovarianceModel.expansion`, else the
+    reference kernel. Workspaces are kept on ``source`` (when it allows attributes) so repeated
+    passes reuse their memory.
+    """
+    k, d = params.means.shape
+    n_worst = k if n_worst is None else n_worst
+    pool = getattr(source, "workspace_pool", None)
+    if pool is None:
+        pool = _fast.WorkspacePool()
+        try:
+            source.workspace_pool = pool
+        except AttributeError:
+            pass
+    stats = _fast.fast_pass(source.chunks(), params, model, shift, dtype, n_worst,
+                            n_threads=n_threads, block_rows=block_rows, pool=pool,
+                            n_rows=getattr(source, "n_samples", None))
+    if stats is not None:
+        return stats
+    return e_pass_reference(source, params, model, shift, dtype, n_worst)
+
+
+def e_pass_reference(source, params: Params, model: CovarianceModel, shift: np.ndarray,
+                     dtype, n_worst: int | None = None) -> SufficientStats:
+    """:func:`e_pass` with the per-component reference kernel (:func:`chunk_pass_reference`)."""
     k, d = params.means.shape
     n_worst = k if n_worst is None else n_worst
     stats = SufficientStats.empty(k, d, model.full_scatter)
     for Xc, wc in source.chunks():
         Xc = np.asarray(Xc, dtype=dtype)
-        stats = stats.merge(chunk_pass(Xc, wc, params, model, shift, n_worst))
+        stats = stats.merge(chunk_pass_reference(Xc, wc, params, model, shift, n_worst))
     return stats
 
 
 def chunk_pass(X: np.ndarray, w: np.ndarray, params: Params, model: CovarianceModel,
-               shift: np.ndarray, n_worst: int) -> SufficientStats:
+               shift: np.ndarray, n_worst: int, *, n_threads: int = 1) -> SufficientStats:
     """E-step and statistics of one chunk ``X`` (already in the compute dtype)."""
+    stats = _fast.fast_pass([(X, np.asarray(w))], params, model, shift, X.dtype, n_worst,
+                            n_threads=n_threads, n_rows=X.shape[0])
+    if stats is not None:
+        return stats
+    return chunk_pass_reference(X, w, params, model, shift, n_worst)
+
+
+def chunk_pass_reference(X: np.ndarray, w: np.ndarray, params: Params, model: CovarianceModel,
+                         shift: np.ndarray, n_worst: int) -> SufficientStats:
+    """:func:`chunk_pass` through :meth:`CovarianceModel.log_prob` and :func:`chunk_stats`."""
     Xs = X - shift.astype(X.dtype)
     log_norm, resp = logsumexp_rows(_centred_log_prob(model, Xs, params, shift), out_resp=True)
     s = chunk_stats(Xs, np.asarray(w), resp, log_norm, model.full_scatter, n_worst)
@@ -141,19 +180,43 @@ def chunk_pass(X: np.ndarray, w: np.ndarray, params: Params, model: CovarianceMo
 
 def stats_from_labels(source, labels: np.ndarray, k: int, model: CovarianceModel,
                       shift: np.ndarray, dtype) -> SufficientStats:
-    """Statistics of a hard assignment (one-hot responsibilities)."""
+    """Statistics of a hard assignment (one-hot responsibilities).
+
+    Rows are grouped by label, so each component's centred scatter costs only its own rows.
+    """
     d = source.X.shape[1]
-    stats = SufficientStats.empty(k, d, model.full_scatter)
+    full = model.full_scatter
+    stats = SufficientStats.empty(k, d, full)
     start = 0
     for Xc, wc in source.chunks():
         n = Xc.shape[0]
-        resp = np.zeros((n, k), dtype=dtype)
-        resp[np.arange(n), labels[start:start + n]] = 1
-        Xs = np.asarray(Xc, dtype=dtype) - shift.astype(dtype)
-        s = chunk_stats(Xs, wc, resp, np.zeros(n, dtype=dtype), model.full_scatter, 0)
-        s.means += shift
-        stats = stats.merge(s)
+        lab = np.asarray(labels[start:start + n])
         start += n
+        order = np.argsort(lab, kind="stable")
+        bounds = np.searchsorted(lab[order], np.arange(k + 1))
+        wc = np.asarray(wc, dtype=np.float64)
+        nk = np.zeros(k)
+        means = np.zeros((k, d))
+        scatter = np.zeros((k, d, d) if full else (k, d))
+        for j in range(k):
+            rows = order[bounds[j]:bounds[j + 1]]
+            if len(rows) == 0:
+                continue
+            Xj = np.asarray(Xc[rows], dtype=dtype) - shift.astype(dtype)
+            wj = wc[rows]
+            nk[j] = wj.sum()
+            if nk[j] <= 0:
+                continue
+            mu = (wj.astype(dtype) @ Xj).astype(np.float64) / nk[j]
+            means[j] = mu
+            diff = Xj - mu.astype(dtype)
+            if full:
+                scatter[j] = (diff * wj[:, None].astype(dtype)).T @ diff
+            else:
+                scatter[j] = wj.astype(dtype) @ (diff * diff)
+        s = SufficientStats(nk, means + shift, scatter, 0.0, float(wc.sum()), n,
+                            np.empty((0, d)), np.empty(0))
+        stats = stats.merge(s)
     return stats
 
 
@@ -245,6 +308,41 @@ def reseed(params: Params, stats: SufficientStats, model: CovarianceModel, reg_c
     return Params(weights, means, cov, prec_chol)
 
 
+#: Variance floor, relative to the data's mean variance, for components that keep collapsing.
+COLLAPSE_FLOOR = 1e-6
+
+
+def floor_covariances(params: Params, stats: SufficientStats, model: CovarianceModel,
+                      bad: list[int]) -> Params:
+    """Add a variance floor to the covariances in ``bad`` (``-1``: the shared one), with a warning.
+
+    The last resort once re-seeding is exhausted: a component that keeps collapsing onto an
+    isolated point (or a tied covariance that is singular) with ``reg_covar=0`` has an unbounded
+    likelihood. Flooring its variance at ``COLLAPSE_FLOOR`` times the data's mean variance keeps
+    every parameter finite. Raises ``ValueError`` when the data have no variance at all.
+    """
+    data_var = float(np.trace(stats.data_covariance())) / stats.means.shape[1]
+    floor = COLLAPSE_FLOOR * data_var
+    if not floor > 0:
+        raise ValueError(_ILL_DEFINED + " All weighted samples are identical: increase reg_covar.")
+    d = params.means.shape[1]
+    cov = params.covariances.copy()
+    for j in bad:
+        if j < 0:
+            cov = cov + floor * np.eye(d)
+        else:
+            model.reset_component(cov, j, model.component_covariance(cov, j, d) + floor * np.eye(d))
+    prec_chol, still_bad = model.precision_cholesky(cov)
+    if still_bad:
+        raise ValueError(_ILL_DEFINED + f" (components {sorted(still_bad)})")
+    which = "the shared covariance" if -1 in bad else "component " + ", ".join(map(str, bad))
+    warnings.warn(
+        f"The covariance of {which} is singular and re-seeding did not help (an isolated point "
+        f"or too many components): its variance was floored at {floor:.3g}. Set reg_covar > 0 "
+        "or reduce n_components to avoid this.", DegenerateComponentWarning, stacklevel=4)
+    return Params(params.weights, params.means, cov, prec_chol)
+
+
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have ill-defined empirical "
     "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
@@ -296,9 +394,7 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
         new, bad = m_step(stats, model, reg_covar)
         degenerate = find_degenerate(stats, model, bad)
         if degenerate:
-            if model.name == "tied" and bad:
-                raise ValueError(_ILL_DEFINED)
-            if n_reseeds < max_reseeds:
+            if n_reseeds < max_reseeds and not (model.name == "tied" and bad):
                 seeded = reseed(new, stats, model, reg_covar, degenerate)
                 if seeded is not None:
                     n_reseeds += len(degenerate)
@@ -309,7 +405,7 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
                     new = seeded
                     bad = []
             if bad:
-                raise ValueError(_ILL_DEFINED + f" (components {sorted(bad)})")
+                new = floor_covariances(new, stats, model, bad)
         params = new
         lower_bounds.append(lower_bound)
         change = lower_bound - prev
@@ -397,16 +493,55 @@ def initial_params(source, k: int, model: CovarianceModel, init_params: str, rng
     else:
         prec_chol, bad = model.precision_cholesky(params.covariances)
         if bad:
-            raise ValueError(_ILL_DEFINED)
+            prec_chol = _repair_initial_covariances(params, stats, model, reg_covar, bad)
         params.prec_chol = prec_chol
     return params
 
 
+def _repair_initial_covariances(params: Params, stats: SufficientStats, model: CovarianceModel,
+                                reg_covar: float, bad: list[int]) -> np.ndarray:
+    """Give initial components whose covariance is not PD the data's covariance, with a warning.
+
+    An initial cluster of one point (or of identical points) has a zero covariance; with
+    ``reg_covar=0`` that is singular. Its centre is still a good start, so only its covariance
+    is replaced. ``-1`` in ``bad`` denotes a shared (tied) covariance, replaced as a whole.
+    Raises ``ValueError`` when the data's own covariance is singular.
+    """
+    d = params.means.shape[1]
+    data_cov = stats.data_covariance() + reg_covar * np.eye(d)
+    if cholesky_lower(data_cov) is None:
+        # collinear features: the data's own covariance is singular, floor it
+        data_cov = data_cov + COLLAPSE_FLOOR * np.trace(data_cov) / d * np.eye(d)
+    cov = params.covariances.copy()
+    if -1 in bad:
+        cov = data_cov.copy()
+    for j in bad:
+        if j >= 0:
+            model.reset_component(cov, j, data_cov)
+    prec_chol, still_bad = model.precision_cholesky(cov)
+    if still_bad:
+        raise ValueError(_ILL_DEFINED)
+    which = ("the shared covariance" if -1 in bad
+             else ("component " if len(bad) == 1 else "components ")
+             + ", ".join(str(j) for j in bad))
+    warnings.warn(f"The initial covariance of {which} is not positive definite (too few "
+                  "distinct points, or collinear features, and no reg_covar): started from "
+                  "the data's covariance instead.",
+                  DegenerateComponentWarning, stacklevel=4)
+    params.covariances = cov
+    return prec_chol
+
+
 def _stats_from_points(X, w, idx, model) -> SufficientStats:
-    """Statistics where component ``j`` owns exactly row ``idx[j]`` (with its weight)."""
+    """Statistics where component ``j`` owns exactly row ``idx[j]``.
+
+    Every component gets unit mass, as scikit-learn's one-hot responsibilities give it, whatever
+    the weight of the chosen row: picking a row with weight 3 must start EM exactly like picking
+    one of its three duplicates.
+    """
     k = len(idx)
     d = X.shape[1]
-    nk = np.asarray(w, dtype=np.float64)[idx]
+    nk = np.ones(k)
     means = np.asarray(X, dtype=np.float64)[idx]
     scatter = np.zeros((k, d, d) if model.full_scatter else (k, d))
     return SufficientStats(nk, means, scatter, 0.0, float(nk.sum()), k,

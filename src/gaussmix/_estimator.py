@@ -185,23 +185,33 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return ArraySource(X, w, cs)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, *, coreset_size=None):
         """Estimate the parameters with EM.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data; float32 input is fitted in float32.
+            Training data; float32 input is fitted in float32. Also accepted, with exact EM:
+            a :class:`numpy.memmap` (e.g. ``np.load(path, mmap_mode="r")``, read in chunks,
+            never loaded whole), a re-iterable of 2-D arrays or ``(X, sample_weight)`` pairs,
+            and a :class:`dask.array.Array` (distributed EM, see :mod:`gaussmix.dask`). For
+            these the initialisation is computed on a coreset built in the first pass.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights: an integer weight acts like repeating the row, a zero
             weight like removing it, and scaling all weights changes nothing.
+        coreset_size : int or None, default=None
+            Fit on a sensitivity coreset of this many rows (:func:`gaussmix.coreset.build`)
+            instead of on all rows: approximate, much faster for large ``n_samples``. The
+            fitted attributes (``lower_bound_`` included) then refer to the coreset.
 
         Returns
         -------
         self : GaussianMixture
         """
-        self._fit(X, sample_weight)
+        from ._outofcore import fit_dispatch
+        if not fit_dispatch(self, X, sample_weight, coreset_size):
+            self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -281,6 +291,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def score_samples(self, X):
         """Log-density of each row under the mixture, shape (n_samples,)."""
+        if _is_dask(X):  # a lazy dask array, block by block
+            return _dask_method(self, X, "score_samples")
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         out = np.empty(X.shape[0], dtype=np.float64)
@@ -296,6 +308,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def predict(self, X):
         """Most likely component of each row, shape (n_samples,)."""
+        if _is_dask(X):  # a lazy dask array, block by block
+            return _dask_method(self, X, "predict")
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         labels = np.empty(X.shape[0], dtype=np.intp)
@@ -305,6 +319,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Posterior probability of each component for each row, shape (n_samples, n_components)."""
+        if _is_dask(X):  # a lazy dask array, block by block
+            return _dask_method(self, X, "predict_proba")
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         out = np.exp(self._log_resp(X))
@@ -393,3 +409,37 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if hasattr(self, attr):
                 setattr(gm, attr, getattr(self, attr))
         return gm
+
+    # ------------------------------------------------------------------ online EM
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one batch by stepwise (online) EM.
+
+        Not exact: each call moves running sufficient statistics towards the batch's with step
+        size ``(t + 2) ** -0.6`` (Cappé & Moulines 2009), which on stationary batches converges
+        to the batch EM solution; see :mod:`gaussmix._online`. The first call on an unfitted
+        model initialises it from the batch; a model fitted by :meth:`fit` is continued.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_batch, n_features)
+            A non-empty batch.
+        y : Ignored
+        sample_weight : array-like of shape (n_batch,), default=None
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        from ._online import partial_fit
+        partial_fit(self, X, sample_weight)
+        return self
+
+
+def _is_dask(X) -> bool:
+    return type(X).__module__.split(".")[0] == "dask"
+
+
+def _dask_method(est, X, method):
+    from .dask import _lazy
+    return _lazy(est, X, method)

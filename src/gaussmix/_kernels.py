@@ -52,13 +52,22 @@ def logsumexp_rows(a: np.ndarray, out_resp: bool = False):
 
 def cholesky_lower(a: np.ndarray) -> np.ndarray | None:
     """Lower Cholesky factor of a symmetric matrix, or ``None`` if it is not positive definite."""
-    try:
-        c = linalg.cholesky(a, lower=True, check_finite=False)
-    except linalg.LinAlgError:
-        return None
-    if not np.all(np.isfinite(c)) or np.any(np.diag(c) <= 0):
+    # LAPACK potrf directly: scipy.linalg.cholesky's wrapper costs ~50 us even at d=2
+    potrf, = linalg.get_lapack_funcs(("potrf",), (a,))
+    c, info = potrf(a, lower=True, clean=True, overwrite_a=False)
+    if info != 0 or not np.all(np.isfinite(c)) or np.any(np.diag(c) <= 0):
         return None
     return c
+
+
+def _tri_inv(c: np.ndarray, lower: bool) -> np.ndarray:
+    """Inverse of a non-singular triangular matrix (LAPACK trtri; far cheaper per call than
+    ``solve_triangular`` against an identity on small matrices)."""
+    trtri, = linalg.get_lapack_funcs(("trtri",), (c,))
+    inv, info = trtri(c, lower=lower)
+    if info != 0:
+        raise np.linalg.LinAlgError("singular triangular matrix")
+    return np.tril(inv) if lower else np.triu(inv)
 
 
 def prec_chol_from_cov(cov: np.ndarray) -> np.ndarray | None:
@@ -70,14 +79,11 @@ def prec_chol_from_cov(cov: np.ndarray) -> np.ndarray | None:
     c = cholesky_lower(cov)
     if c is None:
         return None
-    d = cov.shape[0]
-    return linalg.solve_triangular(c, np.eye(d, dtype=cov.dtype), lower=True, check_finite=False).T
+    return _tri_inv(c, lower=True).T
 
 
 def cov_from_prec_chol(prec_chol: np.ndarray) -> np.ndarray:
     """Covariance ``(L L^T)^{-1}`` of one precision Cholesky factor (d, d)."""
-    d = prec_chol.shape[0]
-    inv = linalg.solve_triangular(prec_chol, np.eye(d, dtype=prec_chol.dtype), lower=False,
-                                  check_finite=False)
+    inv = _tri_inv(prec_chol, lower=False)
     # (L L^T)^{-1} = L^{-T} L^{-1}
     return inv.T @ inv

@@ -56,39 +56,51 @@ def kmeans_plusplus(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomS
     return np.asarray(indices)
 
 
-def _assign(X, C, x_sq):
-    """Labels (n,) and squared distance to the nearest centre (n,), in blocks of rows."""
-    n = X.shape[0]
-    labels = np.empty(n, dtype=np.intp)
-    dist = np.empty(n, dtype=np.float64)
-    for s in range(0, n, _BLOCK):
-        e = min(s + _BLOCK, n)
-        d = _sq_dist(X[s:e], C, x_sq[s:e])
-        labels[s:e] = np.argmin(d, axis=1)
-        dist[s:e] = d[np.arange(e - s), labels[s:e]]
+def _assign_block(X, C, c_sq, x_sq):
+    # argmin_j |x - c_j|^2 = argmin_j (|c_j|^2 - 2 x.c_j): |x|^2 is only added to the minimum
+    d = X @ (-2.0 * C.T).astype(X.dtype)
+    d += c_sq
+    labels = np.argmin(d, axis=1)
+    dist = d[np.arange(len(labels)), labels].astype(np.float64)
+    dist += x_sq
+    np.maximum(dist, 0.0, out=dist)
     return labels, dist
 
 
-def kmeans(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
-           max_iter: int = 300, tol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted Lloyd k-means from a k-means++ seeding.
+def _assign(X, C, x_sq):
+    """Labels (n,) and squared distance to the nearest centre (n,), in blocks of rows.
 
-    ``tol`` is relative to the mean per-feature weighted variance, as in scikit-learn.
-    Returns ``(centers (k, d), labels (n,))``.
+    Large inputs are split between two threads running single-threaded BLAS (the GIL is
+    released inside numpy).
     """
-    n, d = X.shape
-    wsum = float(w.sum(dtype=np.float64))
-    mean = (w @ X) / wsum
-    var = (w @ ((X - mean) ** 2)) / wsum
-    tol_abs = tol * float(np.mean(var))
-    C = X[kmeans_plusplus(X, k, w, rng)].astype(np.float64)
-    x_sq = np.einsum("nd,nd->n", X, X)
-    labels = None
+    n = X.shape[0]
+    labels = np.empty(n, dtype=np.intp)
+    dist = np.empty(n, dtype=np.float64)
+    c_sq = np.einsum("md,md->m", C, C).astype(X.dtype)
+    starts = range(0, n, _BLOCK)
+
+    def run(s):
+        e = min(s + _BLOCK, n)
+        labels[s:e], dist[s:e] = _assign_block(X[s:e], C, c_sq, x_sq[s:e])
+
+    from ._fast import default_n_threads, thread_map
+    thread_map(run, starts, n_threads=default_n_threads() if n > 2 * _BLOCK else 1)
+    return labels, dist
+
+
+def _lloyd(X, C, w, x_sq, max_iter, tol_abs):
+    """Weighted Lloyd iterations from centres ``C`` (k, d) float64; returns the new centres."""
+    from scipy import sparse
+
+    n = X.shape[0]
+    k, d = C.shape
     for _ in range(max_iter):
         labels, dist = _assign(X, C.astype(X.dtype), x_sq)
+        # one entry per column: the (k, n) matrix of weighted one-hot labels, in CSC form
+        onehot = sparse.csc_matrix((np.asarray(w, dtype=np.float64), labels,
+                                    np.arange(n + 1)), shape=(k, n))
         mass = np.bincount(labels, weights=w, minlength=k)
-        sums = np.stack([np.bincount(labels, weights=w * X[:, j], minlength=k)
-                         for j in range(d)], axis=1)
+        sums = np.asarray(onehot @ X, dtype=np.float64)
         C_new = C.copy()
         nonempty = mass > 0
         C_new[nonempty] = sums[nonempty] / mass[nonempty, None]
@@ -101,5 +113,48 @@ def kmeans(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
         C = C_new
         if shift <= tol_abs:
             break
+    return C
+
+
+def subsample_size(n_positive: int, k: int) -> int | None:
+    """Rows of the k-means subsample, or ``None`` when the data are small enough to use whole."""
+    m = max(20_000, 1_000 * k)
+    return m if n_positive > 4 * m else None
+
+
+def kmeans(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
+           max_iter: int = 300, tol: float = 1e-4, *, sample_size="auto",
+           n_refine: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted Lloyd k-means from a k-means++ seeding.
+
+    ``tol`` is relative to the mean per-feature weighted variance, as in scikit-learn.
+
+    On large data (``sample_size="auto"``: more than 80,000 positive-weight rows, see
+    :func:`subsample_size`) k-means++ and Lloyd run to convergence on a weighted subsample of
+    ``m`` rows drawn by stratified inverse-CDF sampling of the cumulative weights (so a zero
+    weight never draws a row and an integer weight draws like repeated rows), followed by at most
+    ``n_refine`` Lloyd iterations on all rows. Pass ``sample_size=None`` to run on all rows.
+
+    Returns ``(centers (k, d), labels (n,))``.
+    """
+    n, d = X.shape
+    wsum = float(w.sum(dtype=np.float64))
+    mean = (w @ X) / wsum
+    var = (w @ ((X - mean) ** 2)) / wsum
+    tol_abs = tol * float(np.mean(var))
+    x_sq = np.einsum("nd,nd->n", X, X)
+    if sample_size == "auto":
+        sample_size = subsample_size(int(np.count_nonzero(w)), k)
+    if sample_size is not None and sample_size < n:
+        cum_w = np.cumsum(w, dtype=np.float64)
+        u = (np.arange(sample_size) + rng.uniform(size=sample_size)) / sample_size
+        rows, counts = np.unique(_weighted_pick(cum_w, u), return_counts=True)
+        Xs, ws = X[rows], counts.astype(np.float64)
+        C = Xs[kmeans_plusplus(Xs, k, ws, rng)].astype(np.float64)
+        C = _lloyd(Xs, C, ws, x_sq[rows], max_iter, tol_abs)
+        C = _lloyd(X, C, w, x_sq, n_refine, tol_abs)
+    else:
+        C = X[kmeans_plusplus(X, k, w, rng)].astype(np.float64)
+        C = _lloyd(X, C, w, x_sq, max_iter, tol_abs)
     labels, _ = _assign(X, C.astype(X.dtype), x_sq)
     return C, labels

@@ -86,10 +86,10 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
     count = int(bad.sum())
     loc = tuple(int(i) for i in np.argwhere(bad)[0])
     where = f"row {loc[0]}, column {loc[1]}" if len(loc) == 2 else f"index {loc}"
-    first = X[loc]
+    first = X[loc].item()
     raise ValueError(
         f"Input {name} contains {count} NaN or inf value{'s' if count > 1 else ''} "
-        f"(first at {where}: {first!r}); remove or impute them before fitting.")
+        f"(first at {where}: {first!r}); remove or impute them.")
 
 
 def check_sample_weight(sample_weight, n_samples: int, dtype=np.float64) -> np.ndarray:
@@ -116,7 +116,7 @@ def check_sample_weight(sample_weight, n_samples: int, dtype=np.float64) -> np.n
     if np.any(w < 0):
         first = int(np.flatnonzero(w < 0)[0])
         raise ValueError(f"sample_weight must be non-negative; found {int((w < 0).sum())} "
-                         f"negative value(s) (first at index {first}: {w[first]!r}).")
+                         f"negative value(s) (first at index {first}: {w[first].item()!r}).")
     if not w.sum() > 0:
         raise ValueError("sample_weight sums to zero: at least one sample needs a positive weight.")
     return w.astype(dtype, copy=False)

@@ -128,6 +128,10 @@ def _explain_csv_error(name, body, body_start, lines, delim, ncol, columns):
 
 
 def _load_npy(path: str, dtype) -> Table:
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    if magic != b"\x93NUMPY":
+        raise CLIError(f"{path}: not a valid .npy file (no NumPy header).")
     try:
         X = np.load(path, allow_pickle=False, mmap_mode="r")
     except ValueError as exc:

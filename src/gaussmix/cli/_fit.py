@@ -44,6 +44,12 @@ def add_parser(subparsers):
                    help="initialisation method (default: %(default)s)")
     p.add_argument("--chunk-size", type=int, default=None,
                    help="rows processed at once (default: automatic)")
+    p.add_argument("--coreset-size", type=int, default=None, metavar="M",
+                   help="fit on a sensitivity coreset of M rows instead of all rows "
+                        "(approximate, much faster on large data)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run exact EM on an existing Dask cluster (e.g. tcp://host:8786); a "
+                        ".npy DATA is read by the workers, so its path must be visible to them")
     p.add_argument("--sample-weight", metavar="FILE",
                    help="per-row weights: a one-column CSV or a 1-D .npy file")
     p.add_argument("--dtype", choices=("auto", "float32", "float64"), default="auto",
@@ -58,6 +64,32 @@ def _dtype(name):
     return None if name == "auto" else np.dtype(name).type
 
 
+def _fit(gm, X, w, args) -> None:
+    """``gm.fit`` on the data as given: a .npy file is memory-mapped (EM reads it in chunks, so
+    it may be larger than memory); with --scheduler the rows go to the Dask cluster."""
+    if args.scheduler is None:
+        gm.fit(X, sample_weight=w, coreset_size=args.coreset_size)
+        return
+    try:
+        import distributed
+        from .. import dask as gdask
+    except ImportError:
+        raise CLIError("--scheduler needs dask and distributed (pip install "
+                       "'gaussmix[dask]').", code=1) from None
+    if isinstance(X, np.memmap):
+        Xd = gdask.from_npy(args.data, args.chunk_size)
+    else:
+        import dask.array as da
+        Xd = da.from_array(np.asarray(X), chunks=(args.chunk_size or 1_000_000, -1))
+    try:
+        client = distributed.Client(args.scheduler, timeout=30)
+    except OSError as exc:
+        raise CLIError(f"cannot reach the Dask scheduler at {args.scheduler}: {exc}",
+                       code=1) from None
+    with client:
+        gm.fit(Xd, sample_weight=w, coreset_size=args.coreset_size)
+
+
 def run(args) -> int:
     table = load_data(args.data, _dtype(args.dtype))
     X = table.X
@@ -68,9 +100,11 @@ def run(args) -> int:
         init_params=args.init_params, random_state=args.seed, chunk_size=args.chunk_size)
     bar = ProgressLine(args.max_iter, args.n_init, delay=float("inf") if args.quiet else 1.0)
     t0 = time.perf_counter()
+    if args.coreset_size is not None and args.coreset_size < 1:
+        raise CLIError(f"--coreset-size must be a positive integer, got {args.coreset_size}.")
     try:
         with progress(bar):
-            gm.fit(X, sample_weight=w)
+            _fit(gm, X, w, args)
     finally:
         bar.close()
     elapsed = time.perf_counter() - t0

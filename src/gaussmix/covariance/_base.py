@@ -66,6 +66,31 @@ class CovarianceModel(ABC):
         ``X``, ``means`` and ``prec_chol`` share one floating dtype, which the result keeps.
         """
 
+    def expansion(self, means: np.ndarray, prec_chol: np.ndarray):
+        """Coefficients of the log-density as a quadratic form in ``x``.
+
+        ``log N(x | mu_j, Sigma_j) = -1/2 x^T P_j x + x^T b_j + c_j`` for every component.
+
+        Parameters
+        ----------
+        means : ndarray of shape (k, d)
+        prec_chol : ndarray
+            Precision Cholesky factors in this model's shape.
+
+        Returns
+        -------
+        quad : ndarray of shape (k, d, d) if ``full_scatter`` else (k, d)
+            The precisions ``P_j`` (their diagonals for models without full scatter).
+        lin : ndarray of shape (k, d)
+            ``b_j = P_j mu_j``.
+        const : ndarray of shape (k,)
+            ``c_j = -1/2 mu_j^T P_j mu_j + log det L_j - d/2 log(2 pi)``.
+
+        Models that do not override this are evaluated with :meth:`log_prob` instead of the
+        fast kernels of :mod:`gaussmix._fast`.
+        """
+        raise NotImplementedError
+
     @abstractmethod
     def component_covariance(self, cov: np.ndarray, j: int, d: int) -> np.ndarray:
         """Dense (d, d) covariance of component ``j``."""

@@ -45,6 +45,14 @@ class DiagCovariance(CovarianceModel):
         logdet = self.log_det_cholesky(prec_chol, d).astype(X.dtype, copy=False)
         return -0.5 * (d * LOG_2PI + sq) + logdet
 
+    def expansion(self, means, prec_chol):
+        d = means.shape[1]
+        quad = prec_chol ** 2
+        lin = quad * means
+        const = (-0.5 * np.einsum("kd,kd->k", lin, means) + self.log_det_cholesky(prec_chol, d)
+                 - 0.5 * d * LOG_2PI)
+        return quad, lin, const
+
     def component_covariance(self, cov, j, d):
         return np.diag(cov[j])
 

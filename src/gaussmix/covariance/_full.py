@@ -60,6 +60,14 @@ class FullCovariance(CovarianceModel):
         logdet = self.log_det_cholesky(prec_chol, d).astype(X.dtype, copy=False)
         return -0.5 * (d * LOG_2PI + sq) + logdet
 
+    def expansion(self, means, prec_chol):
+        d = means.shape[1]
+        quad = np.matmul(prec_chol, prec_chol.transpose(0, 2, 1))
+        lin = np.einsum("kde,ke->kd", quad, means)
+        const = (-0.5 * np.einsum("kd,kd->k", lin, means) + self.log_det_cholesky(prec_chol, d)
+                 - 0.5 * d * LOG_2PI)
+        return quad, lin, const
+
     def component_covariance(self, cov, j, d):
         return cov[j]
 

@@ -43,6 +43,14 @@ class SphericalCovariance(CovarianceModel):
         logdet = self.log_det_cholesky(prec_chol, d).astype(X.dtype, copy=False)
         return -0.5 * (d * LOG_2PI + sq) + logdet
 
+    def expansion(self, means, prec_chol):
+        k, d = means.shape
+        quad = np.repeat((prec_chol ** 2)[:, None], d, axis=1)
+        lin = quad * means
+        const = (-0.5 * np.einsum("kd,kd->k", lin, means) + self.log_det_cholesky(prec_chol, d)
+                 - 0.5 * d * LOG_2PI)
+        return quad, lin, const
+
     def component_covariance(self, cov, j, d):
         return cov[j] * np.eye(d)
 

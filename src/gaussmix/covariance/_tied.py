@@ -52,6 +52,14 @@ class TiedCovariance(CovarianceModel):
         logdet = X.dtype.type(self.log_det_cholesky(prec_chol, d))
         return -0.5 * (d * LOG_2PI + sq) + logdet
 
+    def expansion(self, means, prec_chol):
+        k, d = means.shape
+        prec = prec_chol @ prec_chol.T
+        lin = means @ prec
+        const = (-0.5 * np.einsum("kd,kd->k", lin, means) + self.log_det_cholesky(prec_chol, d)
+                 - 0.5 * d * LOG_2PI)
+        return np.broadcast_to(prec, (k, d, d)), lin, const
+
     def component_covariance(self, cov, j, d):
         return cov
 

@@ -1,0 +1,1 @@
+"""Benchmarks comparing gaussmix with scikit-learn (run as ``python -m benchmarks.NAME``)."""

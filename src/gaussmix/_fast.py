@@ -1,0 +1,381 @@
+"""Fast E-pass: every component's log-density and statistics in two matrix products per block.
+
+A Gaussian log-density is a linear function of the *quadratic features* of a row. With
+precision ``P = L L^T`` and mean ``m``,
+
+    log N(x | m, P^-1) = -1/2 x^T P x + x^T (P m) + [-1/2 m^T P m + log det L - d/2 log 2 pi],
+
+so with ``q(x) = [x, upper-triangle of x x^T, 1]`` (``d + d(d+1)/2 + 1`` columns) the weighted
+log-densities of all ``k`` components are one product ``Q @ W`` (W is (p, k)), and the
+statistics the M-step needs (``sum r``, ``sum r x``, ``sum r x x^T`` per component) are the
+transposed product ``R^T @ Q`` (k, p) with ``R = w * resp``. Symmetry halves the flops of the
+textbook ``(x - m) L`` whitening, and the whole step runs in BLAS. Diagonal and spherical models
+use ``q(x) = [x, x * x, 1]``.
+
+Numerics
+--------
+* Rows arrive centred on the weighted data mean (the engine's ``shift``), so the expansion above
+  does not cancel catastrophically. Each block's raw moments are turned into moments centred on
+  the block's own component means in float64 right after the product, and blocks are merged with
+  the parallel-variance formula (:meth:`_Acc.merge`), as :class:`~gaussmix._stats.SufficientStats`
+  does.
+* float32 input is multiplied in float32 (twice the BLAS rate); sums over blocks, the
+  centring and everything after are float64.
+* ``exp`` arguments are clamped at -80 below the row maximum (see :mod:`gaussmix._kernels`).
+
+Memory
+------
+Per thread one :class:`Workspace` of ``block_rows * (p + k + d)`` numbers, reused across blocks
+and EM iterations (fresh pages are expensive, and this keeps the footprint at the data plus a
+fixed workspace). ``X.T @ X``-shaped products run on a single core in OpenBLAS, so the blocks are
+processed by a small thread pool with single-threaded BLAS (numpy releases the GIL) and the
+per-block statistics are merged in block order, so the result does not depend on the number of
+threads beyond floating-point rounding.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ._kernels import _EXP_CLAMP
+from ._stats import SufficientStats
+
+_TINY = np.finfo(np.float64).tiny
+
+#: Bytes of workspace per thread (quadratic features, log-densities, centred rows of one block).
+DEFAULT_BLOCK_BYTES = 6 * 2**20
+#: Most rows per block (blocks must stay numerous enough to share out between threads).
+MAX_BLOCK_ROWS = 16384
+
+
+def n_features_out(d: int, full_scatter: bool) -> int:
+    """Number of quadratic features ``p`` for ``d`` input features."""
+    return d + d * (d + 1) // 2 + 1 if full_scatter else 2 * d + 1
+
+
+def block_rows_for(d: int, k: int, itemsize: int, full_scatter: bool,
+                   budget: int = DEFAULT_BLOCK_BYTES) -> int:
+    """Rows per block so that one thread's workspace fits in ``budget`` bytes."""
+    per_row = itemsize * (n_features_out(d, full_scatter) + k + d) + 16
+    return int(max(64, min(MAX_BLOCK_ROWS, budget // per_row)))
+
+
+def default_n_threads() -> int:
+    """Threads for the E-pass: the usable CPU count, at most 2 unless ``GAUSSMIX_NUM_THREADS``."""
+    env = os.environ.get("GAUSSMIX_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
+
+
+# ---------------------------------------------------------------------------------------------
+# the parameter matrix W
+
+
+def design_matrix(model, params, shift: np.ndarray, dtype) -> np.ndarray | None:
+    """``W`` (p, k) with ``q(x - shift) @ W = log w_j + log N(x | mu_j, Sigma_j)``.
+
+    Returns ``None`` for models that do not provide :meth:`expansion` (they use the reference
+    kernel).
+    """
+    expansion = getattr(model, "expansion", None)
+    if expansion is None:
+        return None
+    k, d = params.means.shape
+    quad, lin, const = expansion(params.means - shift, params.prec_chol)
+    p = n_features_out(d, model.full_scatter)
+    W = np.empty((p, k))
+    W[:d] = lin.T
+    if model.full_scatter:
+        iu, ju = np.triu_indices(d)
+        # x^T P x = sum_a P_aa x_a^2 + sum_{a<b} (P_ab + P_ba) x_a x_b
+        coef = -0.5 * (quad[:, iu, ju] + quad[:, ju, iu])
+        coef[:, iu == ju] *= 0.5
+        W[d:-1] = coef.T
+    else:
+        W[d:-1] = -0.5 * quad.T
+    with np.errstate(divide="ignore"):
+        W[-1] = const + np.log(params.weights)
+    return np.ascontiguousarray(W, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# workspaces
+
+
+class Workspace:
+    """Buffers of one thread for blocks of up to ``rows`` rows, reused across iterations.
+
+    Everything is stored transposed (features by rows) so that the elementwise work (building
+    features, the log-sum-exp over components) runs along long contiguous rows.
+    """
+
+    def __init__(self, rows: int, d: int, k: int, full_scatter: bool, dtype):
+        p = n_features_out(d, full_scatter)
+        self.key = (rows, d, k, full_scatter, np.dtype(dtype))
+        self.QT = np.empty((p, rows), dtype=dtype)
+        self.QT[-1] = 1
+        self.LPT = np.empty((k, rows), dtype=dtype)
+        self.T = np.empty((k, p), dtype=dtype)
+        self.amax = np.empty(rows, dtype=dtype)
+        self.s = np.empty(rows, dtype=dtype)
+        self.full_scatter = full_scatter
+
+
+class WorkspacePool:
+    """Workspaces kept between passes (attach one to a data source to reuse memory across EM)."""
+
+    def __init__(self):
+        self._free: list[Workspace] = []
+        self._lock = threading.Lock()
+
+    def take(self, rows, d, k, full_scatter, dtype) -> Workspace:
+        key = (rows, d, k, full_scatter, np.dtype(dtype))
+        with self._lock:
+            for i, ws in enumerate(self._free):
+                if ws.key == key:
+                    return self._free.pop(i)
+            # a workspace of another shape is of no further use: let it go
+            self._free = [ws for ws in self._free if ws.key[1:] == key[1:]]
+        return Workspace(rows, d, k, full_scatter, dtype)
+
+    def give(self, ws: Workspace) -> None:
+        with self._lock:
+            self._free.append(ws)
+
+
+# ---------------------------------------------------------------------------------------------
+# one block
+
+
+def build_features(XT: np.ndarray, QT: np.ndarray, full_scatter: bool) -> None:
+    """Write ``q(x)`` of the columns of ``XT`` (d, n) into ``QT[:, :n]`` (p, n).
+
+    ``XT`` must already be the first ``d`` rows of ``QT``; the last row of ``QT`` holds 1.
+    """
+    d, n = XT.shape
+    if full_scatter:
+        o = d
+        for a in range(d):
+            np.multiply(XT[a], XT[a:], out=QT[o:o + d - a, :n])
+            o += d - a
+    else:
+        np.multiply(XT, XT, out=QT[d:2 * d, :n])
+
+
+class _Acc:
+    """Centred statistics in packed form (upper triangles), merged block by block."""
+
+    __slots__ = ("nk", "means", "scatter", "ll", "weight", "n", "worst_X", "worst_score")
+
+    def __init__(self, nk, means, scatter, ll, weight, n, worst_X, worst_score):
+        self.nk, self.means, self.scatter = nk, means, scatter
+        self.ll, self.weight, self.n = ll, weight, n
+        self.worst_X, self.worst_score = worst_X, worst_score
+
+    def merge(self, o: "_Acc", iu, ju) -> None:
+        na, nb = self.nk, o.nk
+        n = na + nb
+        safe = np.maximum(n, _TINY)
+        delta = o.means - self.means
+        self.means = self.means + delta * (nb / safe)[:, None]
+        # parallel-variance update S = Sa + Sb + na nb / n * delta delta^T (packed)
+        c = (na * nb / safe)[:, None]
+        if iu is None:
+            self.scatter = self.scatter + o.scatter + c * (delta * delta)
+        else:
+            self.scatter = self.scatter + o.scatter + c * (delta[:, iu] * delta[:, ju])
+        self.nk = n
+        self.ll += o.ll
+        self.weight += o.weight
+        self.n += o.n
+        self.worst_X.extend(o.worst_X)
+        self.worst_score.extend(o.worst_score)
+
+
+def block_stats(X: np.ndarray, w: np.ndarray, W: np.ndarray, shift: np.ndarray,
+                ws: Workspace, n_worst: int) -> _Acc:
+    """E-step and centred statistics of one block of rows ``X`` (m, d), ``m <= ws`` rows."""
+    m, d = X.shape
+    full = ws.full_scatter
+    dt = ws.QT.dtype
+    QT = ws.QT[:, :m]
+    XT = QT[:d]
+    np.subtract(X.T, shift.astype(dt)[:, None], out=XT)
+    build_features(XT, ws.QT, full)
+    LPT = ws.LPT[:, :m]
+    np.matmul(W.T, QT, out=LPT)
+    # log-sum-exp over components (axis 0), in place; LPT becomes w_i * resp_ij
+    amax = LPT.max(axis=0, out=ws.amax[:m])
+    if not np.all(np.isfinite(amax)):
+        amax[~np.isfinite(amax)] = 0.0
+    np.subtract(LPT, amax, out=LPT)
+    np.maximum(LPT, _EXP_CLAMP, out=LPT)
+    np.exp(LPT, out=LPT)
+    s = LPT.sum(axis=0, out=ws.s[:m])
+    log_norm = np.log(s, dtype=np.float64)
+    log_norm += amax
+    np.divide(np.asarray(w, dtype=dt), s, out=s)
+    np.multiply(LPT, s, out=LPT)
+    T = ws.T
+    np.matmul(LPT, QT.T, out=T)
+    T = T.astype(np.float64)
+    nk = T[:, -1].copy()
+    sx = T[:, :d]
+    safe = np.maximum(nk, _TINY)
+    means = sx / safe[:, None]
+    means[nk <= 0] = 0.0
+    if full:
+        iu, ju = np.triu_indices(d)
+        scatter = T[:, d:-1] - sx[:, iu] * means[:, ju]
+    else:
+        scatter = T[:, d:-1] - sx * means
+    ll = float(np.dot(np.asarray(w, dtype=np.float64), log_norm))
+    worst_X, worst_score = [], []
+    if n_worst > 0:
+        pos = w > 0
+        score = np.where(pos, log_norm, np.inf)
+        q = min(n_worst, int(np.count_nonzero(pos)))
+        if q > 0:
+            idx = np.argpartition(score, q - 1)[:q] if q < m else np.arange(m)
+            idx = idx[score[idx] < np.inf][:q]
+            worst_X = list(X[idx].astype(np.float64))
+            worst_score = list(score[idx].astype(np.float64))
+    return _Acc(nk, means, scatter, ll, float(np.sum(w, dtype=np.float64)), m,
+                worst_X, worst_score)
+
+
+def _to_stats(acc: _Acc, d: int, full: bool, shift: np.ndarray, n_worst: int) -> SufficientStats:
+    k = len(acc.nk)
+    if full:
+        iu, ju = np.triu_indices(d)
+        scatter = np.empty((k, d, d))
+        scatter[:, iu, ju] = acc.scatter
+        scatter[:, ju, iu] = acc.scatter
+    else:
+        scatter = acc.scatter
+    if acc.worst_score:
+        wsc = np.asarray(acc.worst_score)
+        keep = np.argsort(wsc, kind="stable")[:n_worst]
+        worst_X, worst_score = np.asarray(acc.worst_X)[keep], wsc[keep]
+    else:
+        worst_X, worst_score = np.empty((0, d)), np.empty(0)
+    return SufficientStats(acc.nk, acc.means + shift, scatter, acc.ll, acc.weight, acc.n,
+                           worst_X, worst_score)
+
+
+# ---------------------------------------------------------------------------------------------
+# a pass over many blocks
+
+
+def _blocks(chunks, rows):
+    for Xc, wc in chunks:
+        n = Xc.shape[0]
+        for s in range(0, n, rows):
+            yield Xc[s:s + rows], wc[s:s + rows]
+
+
+_blas_controller = None
+_blas_lock = threading.Lock()
+
+
+def _single_threaded_blas():
+    """A context in which BLAS runs single-threaded (threads of our own do the sharing)."""
+    global _blas_controller
+    with _blas_lock:
+        if _blas_controller is None:
+            from threadpoolctl import ThreadpoolController
+            _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
+def thread_map(fn, items, n_threads: int) -> None:
+    """Call ``fn(item)`` for every item, on ``n_threads`` threads with single-threaded BLAS."""
+    if n_threads <= 1:
+        for it in items:
+            fn(it)
+        return
+    with _single_threaded_blas(), ThreadPoolExecutor(n_threads) as ex:
+        for f in [ex.submit(fn, it) for it in items]:
+            f.result()
+
+
+def fast_pass(chunks, params, model, shift: np.ndarray, dtype, n_worst: int, *,
+              n_threads: int | None = None, block_rows: int | None = None,
+              pool: WorkspacePool | None = None, n_rows: int | None = None
+              ) -> SufficientStats | None:
+    """Sufficient statistics of all rows of ``chunks`` (an iterable of ``(X, w)`` pairs).
+
+    ``n_rows``, when known, lets a small pass skip the thread pool. Returns ``None`` when
+    ``model`` has no :meth:`expansion` (use the reference kernel then).
+    """
+    W = design_matrix(model, params, shift, dtype)
+    if W is None:
+        return None
+    k, d = params.means.shape
+    full = model.full_scatter
+    dtype = np.dtype(dtype)
+    rows = block_rows or block_rows_for(d, k, dtype.itemsize, full)
+    n_threads = default_n_threads() if n_threads is None else max(1, int(n_threads))
+    if n_rows is not None and n_rows <= rows:
+        n_threads = 1
+    pool = pool if pool is not None else WorkspacePool()
+    tri = np.triu_indices(d) if full else (None, None)
+    blocks = _blocks(chunks, rows)
+
+    def as_dtype(X):
+        return np.asarray(X, dtype=dtype)
+
+    if n_threads == 1:
+        ws = pool.take(rows, d, k, full, dtype)
+        try:
+            acc = None
+            for Xb, wb in blocks:
+                b = block_stats(as_dtype(Xb), np.asarray(wb), W, shift, ws, n_worst)
+                if acc is None:
+                    acc = b
+                else:
+                    acc.merge(b, *tri)
+        finally:
+            pool.give(ws)
+    else:
+        # workers pull blocks from the shared iterator; results are merged in block order
+        lock = threading.Lock()
+        results: dict[int, _Acc] = {}
+        counter = iter(range(1 << 62))
+
+        def worker():
+            ws = pool.take(rows, d, k, full, dtype)
+            try:
+                while True:
+                    with lock:
+                        nxt = next(blocks, None)
+                        if nxt is None:
+                            return
+                        i = next(counter)
+                    Xb, wb = nxt
+                    results[i] = block_stats(as_dtype(Xb), np.asarray(wb), W, shift, ws,
+                                             n_worst)
+            finally:
+                pool.give(ws)
+
+        with _single_threaded_blas(), ThreadPoolExecutor(n_threads) as ex:
+            futures = [ex.submit(worker) for _ in range(n_threads)]
+            for f in futures:
+                f.result()
+        acc = None
+        for i in range(len(results)):
+            if acc is None:
+                acc = results[i]
+            else:
+                acc.merge(results[i], *tri)
+    if acc is None:
+        return SufficientStats.empty(k, d, full)
+    return _to_stats(acc, d, full, shift, n_worst)

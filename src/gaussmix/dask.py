@@ -1,0 +1,393 @@
+"""Gaussian mixtures on Dask: exact distributed EM, distributed coresets, lazy inference.
+
+``GaussianMixture.fit`` accepts a :class:`dask.array.Array` directly; this module is what it
+calls, and can be used on its own to choose the cluster::
+
+    import dask.array as da
+    from gaussmix import GaussianMixture
+    import gaussmix.dask
+
+    X = da.from_zarr("points.zarr")                 # (n_samples, n_features), chunked by rows
+    gm = GaussianMixture(10, random_state=0).fit(X)  # runs on the active distributed Client
+    gaussmix.dask.fit(GaussianMixture(10), X, scheduler="tcp://10.0.0.1:8786")
+    labels = gm.predict(X)                           # a lazy dask array
+
+**Exact EM as map-reduce.** Each iteration maps :func:`gaussmix._engine.e_pass` over the row
+blocks (each block returns its :class:`~gaussmix._stats.SufficientStats`), reduces them with
+``merge`` in a fixed binary tree, and runs the M-step on the client through the same
+:func:`~gaussmix._engine.run_em` loop as every other fit. The blocks are persisted in worker
+memory for the duration of the fit. The result equals in-memory EM from the same
+initialisation up to floating-point summation order, and does not depend on which worker
+computed what: when a worker dies, the scheduler recomputes its blocks and tasks from the
+graph and the fixed reduction tree gives bit-identical statistics.
+
+**Initialisation.** The first pass validates every block (a block containing NaN or inf fails
+with an error naming the block and its rows), computes the weighted mean, and builds a
+coreset of each block; the block coresets are merged and reduced, and ``init_params`` runs on
+the result (explicit ``means_init`` etc. are honoured).
+
+**Cluster.** With ``scheduler=None`` the active :class:`distributed.Client` is used; with none
+active, a :class:`distributed.LocalCluster` is started for the call and closed afterwards. The
+workers must be able to import ``gaussmix``. dask is imported only when this module is used.
+"""
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from . import covariance
+from ._engine import ArraySource, auto_chunk_size, e_pass
+from ._outofcore import INIT_CORESET_SIZE, fit_with_pass
+
+__all__ = ["fit", "coreset", "from_npy", "predict", "predict_proba", "score_samples",
+           "get_client"]
+
+logger = logging.getLogger("gaussmix")
+
+
+# ---------------------------------------------------------------------------------------------
+# cluster
+
+
+@contextmanager
+def get_client(scheduler=None):
+    """Context manager yielding a :class:`distributed.Client`.
+
+    Parameters
+    ----------
+    scheduler : str, distributed.Client or None
+        A scheduler address (``"tcp://host:8786"``), a client, or ``None`` for the active
+        client, or else a temporary :class:`distributed.LocalCluster`.
+    """
+    from distributed import Client, LocalCluster
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        client = Client(scheduler, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    try:
+        from distributed import get_client as active
+        client = active()
+    except ValueError:
+        client = None
+    if client is not None:
+        yield client
+        return
+    logger.info("no active dask Client: starting a LocalCluster for this call")
+    with LocalCluster(processes=True, dashboard_address=None) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs
+
+
+def _rows(X):
+    """``X`` as a 2-D float dask array with a single block along the features."""
+    import dask.array as da
+
+    if not isinstance(X, da.Array):
+        raise TypeError(f"expected a dask.array.Array, got {type(X).__name__}.")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {X.shape}.")
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"X must be numeric; got dtype {X.dtype}.")
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if len(X.chunks[1]) > 1:
+        X = X.rechunk({1: -1})
+    if any(np.isnan(c) for c in X.chunks[0]):
+        raise ValueError("X has blocks of unknown length; call X.compute_chunk_sizes() first.")
+    return X
+
+
+def _weights(sample_weight, X):
+    """Sample weights as a dask array chunked like the rows of ``X`` (or ``None``)."""
+    import dask.array as da
+
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, da.Array):
+        w = sample_weight
+    else:
+        w = da.from_array(np.asarray(sample_weight, dtype=np.float64), chunks=(X.chunks[0],))
+    if w.ndim != 1 or w.shape[0] != X.shape[0]:
+        raise ValueError(f"sample_weight must have shape ({X.shape[0]},); got {w.shape}.")
+    return w.astype(np.float64).rechunk((X.chunks[0],))
+
+
+def _blocks(X, w):
+    """Delayed row blocks of ``X`` and ``w`` (``None`` entries without weights) and row offsets."""
+    xb = list(X.to_delayed().ravel())
+    wb = list(w.to_delayed().ravel()) if w is not None else [None] * len(xb)
+    starts = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]]).astype(int).tolist()
+    return xb, wb, starts
+
+
+def _tree(parts, fn):
+    """Reduce delayed ``parts`` pairwise in a fixed binary tree (deterministic order)."""
+    from dask import delayed
+
+    parts = list(parts)
+    level = 0
+    while len(parts) > 1:
+        parts = [delayed(fn, pure=True)(parts[i], parts[i + 1], level, i)
+                 if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
+        level += 1
+    return parts[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# tasks (module-level so that workers import them by reference)
+
+
+def _check_block(X, w, i, start):
+    X = np.asarray(X)
+    rows = f"block {i} (rows {start}..{start + len(X) - 1})"
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))
+        raise ValueError(f"{rows} contains {len(bad)} NaN or inf value(s) (first at row "
+                         f"{start + int(bad[0][0])}, column {int(bad[0][1])}); remove or impute "
+                         "them before fitting.")
+    if w is None:
+        return X, np.ones(len(X))
+    w = np.asarray(w, dtype=np.float64)
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError(f"sample_weight in {rows} has negative, NaN or inf values.")
+    return X, w
+
+
+def _scan_block(X, w, i, start, size, k, seed):
+    from .coreset import build
+
+    X, w = _check_block(X, w, i, start)
+    out = {"tot": w @ X.astype(np.float64), "weight": float(w.sum()), "n": len(X),
+           "n_pos": int(np.count_nonzero(w)), "dtype": X.dtype.str}
+    out["coreset"] = (build(X, size, n_clusters=k, sample_weight=w, random_state=seed)
+                      if out["n_pos"] else (X[:0], w[:0]))
+    return out
+
+
+def _merge_scans(a, b, size, k, seed):
+    from .coreset import reduce
+
+    parts = [p for p in (a["coreset"], b["coreset"]) if len(p[0])]
+    cs = (reduce(parts, size, k, check_random_state(seed)) if parts else a["coreset"])
+    return {"tot": a["tot"] + b["tot"], "weight": a["weight"] + b["weight"],
+            "n": a["n"] + b["n"], "n_pos": a["n_pos"] + b["n_pos"],
+            "dtype": np.result_type(np.dtype(a["dtype"]), np.dtype(b["dtype"])).str,
+            "coreset": cs}
+
+
+def _block_stats(X, w, params, model_name, shift, dtype, chunk_size):
+    model = covariance.get(model_name)
+    X = np.asarray(X, dtype=dtype)
+    w = np.ones(len(X)) if w is None else np.asarray(w, dtype=np.float64)
+    return e_pass(ArraySource(X, w, chunk_size), params, model, shift, np.dtype(dtype))
+
+
+def _merge_stats(a, b, level, i):
+    return a.merge(b)
+
+
+def _call(block, est, method):
+    return getattr(est, method)(block)
+
+
+# ---------------------------------------------------------------------------------------------
+# public
+
+
+def _scan(client, xb, wb, starts, size, k, rng):
+    from dask import delayed
+
+    seeds = rng.randint(np.iinfo(np.int32).max, size=2 * len(xb))
+    parts = [delayed(_scan_block, pure=True)(x, w, i, s, size, k, int(seeds[i]))
+             for i, (x, w, s) in enumerate(zip(xb, wb, starts))]
+    total = _tree_with(parts, _merge_scans, size, k, seeds[len(xb):])
+    return client.compute(total).result()
+
+
+def _tree_with(parts, fn, size, k, seeds):
+    from dask import delayed
+
+    parts = list(parts)
+    j = 0
+    while len(parts) > 1:
+        nxt = []
+        for i in range(0, len(parts), 2):
+            if i + 1 < len(parts):
+                nxt.append(delayed(fn, pure=True)(parts[i], parts[i + 1], size, k,
+                                                  int(seeds[j % len(seeds)])))
+                j += 1
+            else:
+                nxt.append(parts[i])
+        parts = nxt
+    return parts[0]
+
+
+def fit(estimator, X, sample_weight=None, *, scheduler=None):
+    """Fit ``estimator`` (a :class:`gaussmix.GaussianMixture`) by exact EM on a dask array.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+    X : dask.array.Array of shape (n_samples, n_features)
+        Chunked along rows (column chunks are merged).
+    sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
+    scheduler : str, distributed.Client or None, default=None
+        Where to run (see :func:`get_client`).
+
+    Returns
+    -------
+    estimator : GaussianMixture
+        Fitted; its parameters are NumPy arrays.
+    """
+    from dask import delayed
+
+    estimator._check_params()
+    X = _rows(X)
+    w = _weights(sample_weight, X)
+    k = estimator.n_components
+    rng = check_random_state(estimator.random_state)
+    model = covariance.get(estimator.covariance_type)
+    with get_client(scheduler) as client:
+        X = client.persist(X)
+        w = client.persist(w) if w is not None else None
+        xb, wb, starts = _blocks(X, w)
+        logger.info("dask fit: %d rows in %d blocks on %s", X.shape[0], len(xb),
+                    client.scheduler.address if client.scheduler else client)
+        scan = _scan(client, xb, wb, starts, INIT_CORESET_SIZE, k, rng)
+        if not scan["weight"] > 0:
+            raise ValueError("all sample weights are zero: at least one row needs a positive "
+                             "weight.")
+        dtype = np.dtype(np.float32 if np.dtype(scan["dtype"]) == np.float32 else np.float64)
+        info = {"n_samples": scan["n"], "n_features": X.shape[1], "dtype": dtype,
+                "weight": scan["weight"], "shift": scan["tot"] / scan["weight"],
+                "n_positive": scan["n_pos"], "coreset": scan["coreset"]}
+        cs = estimator.chunk_size or auto_chunk_size(X.shape[1], k, dtype.itemsize)
+
+        def pass_fn(params):
+            parts = [delayed(_block_stats, pure=True)(x, wi, params, model.name, info["shift"],
+                                                       dtype.str, cs)
+                     for x, wi in zip(xb, wb)]
+            return client.compute(_tree(parts, _merge_stats)).result()
+
+        fit_with_pass(estimator, pass_fn, info, rng)
+    return estimator
+
+
+def coreset(X, size, *, n_clusters, sample_weight=None, random_state=None, scheduler=None):
+    """Distributed sensitivity coreset: one :func:`gaussmix.coreset.build` per block, merged
+    and reduced pairwise to ``size`` rows.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+    size : int
+    n_clusters : int
+    sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
+    random_state : int, RandomState instance or None, default=None
+    scheduler : str, distributed.Client or None, default=None
+
+    Returns
+    -------
+    points : ndarray of shape (m, n_features)
+    weights : ndarray of shape (m,)
+        ``m <= size``; the weights sum to about ``sample_weight.sum()``.
+    """
+    from .coreset import _check_int
+
+    size = _check_int(size, "size")
+    k = _check_int(n_clusters, "n_clusters")
+    X = _rows(X)
+    w = _weights(sample_weight, X)
+    rng = check_random_state(random_state)
+    with get_client(scheduler) as client:
+        xb, wb, starts = _blocks(X, w)
+        scan = _scan(client, xb, wb, starts, size, k, rng)
+    if not scan["weight"] > 0:
+        raise ValueError("all sample weights are zero: at least one row needs a positive weight.")
+    return scan["coreset"]
+
+
+def _read_rows(path, start, stop):
+    return np.array(np.load(path, mmap_mode="r")[start:stop])
+
+
+def from_npy(path, chunk_rows=None):
+    """A dask array over the rows of a ``.npy`` file, each block read by the worker computing it.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A 2-D ``.npy`` file; every worker must see it at this (absolute) path.
+    chunk_rows : int or None, default=None
+        Rows per block; ``None`` gives blocks of about 128 MiB.
+
+    Returns
+    -------
+    X : dask.array.Array of shape (n_samples, n_features)
+    """
+    import os
+
+    import dask.array as da
+    from dask import delayed
+
+    path = os.path.abspath(os.fspath(path))
+    m = np.load(path, mmap_mode="r")
+    if m.ndim != 2:
+        raise ValueError(f"{path} holds an array of shape {m.shape}; expected 2-D.")
+    n, d = m.shape
+    dtype = m.dtype
+    del m
+    rows = int(chunk_rows) if chunk_rows else max(1, (128 << 20) // (d * dtype.itemsize))
+    blocks = [da.from_delayed(delayed(_read_rows, pure=True)(path, s, min(s + rows, n)),
+                              shape=(min(s + rows, n) - s, d), dtype=dtype)
+              for s in range(0, n, rows)]
+    return da.concatenate(blocks, axis=0)
+
+
+def _lazy(estimator, X, method: str):
+    import dask.array as da
+
+    check_is_fitted(estimator)
+    X = _rows(X)
+    if X.shape[1] != estimator.n_features_in_:
+        raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
+                         f"expecting {estimator.n_features_in_} features as input.")
+    if method == "predict":
+        return X.map_blocks(_call, estimator, method, drop_axis=1, dtype=np.intp,
+                            meta=np.empty((0,), dtype=np.intp))
+    if method == "score_samples":
+        return X.map_blocks(_call, estimator, method, drop_axis=1, dtype=np.float64,
+                            meta=np.empty((0,), dtype=np.float64))
+    k = estimator.n_components
+    return X.map_blocks(_call, estimator, method, chunks=(X.chunks[0], (k,)), dtype=X.dtype,
+                        meta=np.empty((0, k), dtype=X.dtype))
+
+
+def predict(estimator, X):
+    """Lazy :meth:`GaussianMixture.predict` on a dask array: dask array of shape (n_samples,)."""
+    return _lazy(estimator, X, "predict")
+
+
+def predict_proba(estimator, X):
+    """Lazy :meth:`GaussianMixture.predict_proba`: dask array (n_samples, n_components)."""
+    return _lazy(estimator, X, "predict_proba")
+
+
+def score_samples(estimator, X):
+    """Lazy :meth:`GaussianMixture.score_samples`: dask array of shape (n_samples,)."""
+    return _lazy(estimator, X, "score_samples")

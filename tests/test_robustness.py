@@ -1,0 +1,166 @@
+"""Degenerate data: the fit completes with finite parameters, re-seeding with a warning;
+where recovery is impossible the error says what to change."""
+import warnings
+
+import numpy as np
+import pytest
+
+import gaussmix
+from gaussmix import DegenerateComponentWarning, GaussianMixture, covariance
+
+NAMES = covariance.names()
+PER_COMPONENT = [n for n in NAMES if n != "tied"]  # a shared covariance cannot collapse
+
+
+def assert_finite_fit(gm, X):
+    for attr in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_"):
+        assert np.all(np.isfinite(getattr(gm, attr))), attr
+    assert np.all(np.isfinite(gm.lower_bounds_))
+    assert gm.weights_.sum() == pytest.approx(1.0)
+    model = covariance.get(gm.covariance_type)
+    for j in range(gm.n_components):
+        dense = model.component_covariance(gm.covariances_, j, X.shape[1])
+        assert np.all(np.diag(dense) > 0), "variances must be positive"
+        if gm.reg_covar > 0:
+            assert np.linalg.eigvalsh(dense).min() > 0
+    assert np.all(np.isfinite(gm.score_samples(X)))
+    resp = gm.predict_proba(X)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def fit_recording(X, **kw):
+    """Fit and return (model, DegenerateComponentWarnings raised)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gm = GaussianMixture(**kw).fit(X)
+    return gm, [w for w in caught if issubclass(w.category, DegenerateComponentWarning)]
+
+
+@pytest.fixture
+def two_blobs(rng):
+    return np.vstack([rng.normal(size=(50, 2)), rng.normal(size=(50, 2)) + 8])
+
+
+@pytest.mark.parametrize("cov", NAMES)
+def test_duplicate_points(cov, two_blobs):
+    X = np.vstack([two_blobs, np.repeat(two_blobs[:1], 40, axis=0)])
+    gm, _ = fit_recording(X, n_components=3, covariance_type=cov, random_state=0)
+    assert_finite_fit(gm, X)
+
+
+@pytest.mark.parametrize("cov", NAMES)
+def test_fewer_distinct_points_than_components(cov, rng):
+    X = np.repeat(rng.normal(size=(2, 2)), 15, axis=0)
+    gm, _ = fit_recording(X, n_components=3, covariance_type=cov, random_state=0)
+    assert_finite_fit(gm, X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cov", NAMES)
+def test_constant_feature(cov, dtype, two_blobs):
+    X = np.column_stack([two_blobs, np.full(len(two_blobs), 1000.0)]).astype(dtype)
+    gm, _ = fit_recording(X, n_components=2, covariance_type=cov, random_state=0)
+    assert_finite_fit(gm, X)
+    np.testing.assert_allclose(gm.means_[:, 2], 1000.0, rtol=1e-6)
+    # the constant feature's variance is exactly the regularisation
+    model = covariance.get(cov)
+    if cov != "spherical":
+        var = [model.component_covariance(gm.covariances_, j, 3)[2, 2] for j in range(2)]
+        np.testing.assert_allclose(var, gm.reg_covar, rtol=1e-2)
+
+
+@pytest.mark.parametrize("cov", NAMES)
+def test_collinear_features(cov, two_blobs):
+    X = np.column_stack([two_blobs, two_blobs[:, 0] + 2 * two_blobs[:, 1]])
+    gm, _ = fit_recording(X, n_components=2, covariance_type=cov, random_state=0)
+    assert_finite_fit(gm, X)
+    assert len(set(gm.predict(X[:50]))) == 1 and len(set(gm.predict(X[50:100]))) == 1
+
+
+@pytest.mark.parametrize("cov", PER_COMPONENT)
+def test_component_collapsing_onto_isolated_point_is_reseeded(cov, two_blobs):
+    X = np.vstack([two_blobs, [[100.0, 100.0]]])
+    gm, caught = fit_recording(X, n_components=4, covariance_type=cov, random_state=0)
+    assert caught, "a collapsed component must be reported"
+    msg = str(caught[0].message)
+    assert "collapsed onto a single point" in msg and "re-seeded" in msg
+    assert_finite_fit(gm, X)
+
+
+def test_isolated_point_with_tied_covariance(two_blobs):
+    X = np.vstack([two_blobs, [[100.0, 100.0]]])
+    gm, _ = fit_recording(X, n_components=4, covariance_type="tied", random_state=0)
+    assert_finite_fit(gm, X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cov", NAMES)
+def test_empty_component_is_reseeded(cov, dtype, two_blobs):
+    X = two_blobs.astype(dtype)
+    means_init = [[0.0, 0.0], [8.0, 8.0], [1e4, 1e4]]  # nothing is anywhere near the third
+    gm, caught = fit_recording(X, n_components=3, covariance_type=cov, means_init=means_init)
+    assert caught and "component 2 emptied out" in str(caught[0].message)
+    assert_finite_fit(gm, X)
+    assert np.all(np.abs(gm.means_) < 50), "the empty component moved onto the data"
+    assert np.all(gm.weights_ > 0.01)
+
+
+def test_scikit_learn_fails_where_gaussmix_recovers(two_blobs):
+    """The case the issue names: scikit-learn's 'ill-defined empirical covariance' crash."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+    X = np.vstack([two_blobs, [[100.0, 100.0]]])
+    means_init = [[0.0, 0.0], [8.0, 8.0], [100.0, 100.0]]
+    with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+        SkGaussianMixture(3, reg_covar=0.0, means_init=means_init).fit(X)
+    gm, caught = fit_recording(X, n_components=3, reg_covar=0.0, means_init=means_init)
+    assert caught
+    assert_finite_fit(gm, X)
+
+
+@pytest.mark.parametrize("cov", NAMES)
+def test_all_identical_points_without_regularisation_says_what_to_change(cov):
+    X = np.ones((20, 2))
+    with pytest.raises(ValueError, match="increase reg_covar"):
+        GaussianMixture(1, covariance_type=cov, reg_covar=0.0).fit(X)
+    # with the default regularisation the same data fit fine
+    gm, _ = fit_recording(X, n_components=1, covariance_type=cov)
+    assert_finite_fit(gm, X)
+    np.testing.assert_allclose(gm.means_, [[1.0, 1.0]])
+
+
+def test_collinear_full_covariance_without_regularisation_is_floored(two_blobs):
+    """reg_covar=0 on collinear features: the likelihood is unbounded along the null direction.
+
+    The fit completes with finite parameters and a warning that says what to change.
+    """
+    X = np.column_stack([two_blobs, two_blobs[:, 0] - two_blobs[:, 1]])
+    gm, caught = fit_recording(X, n_components=2, reg_covar=0.0, random_state=0)
+    assert any("reg_covar" in str(w.message) for w in caught
+               if issubclass(w.category, DegenerateComponentWarning))
+    assert_finite_fit(gm, X)
+
+
+@pytest.mark.parametrize("cov", NAMES)
+def test_singleton_initial_cluster_without_regularisation_is_repaired(cov, two_blobs):
+    """k-means puts the isolated point in a cluster of its own: zero covariance at the start."""
+    X = np.vstack([two_blobs, [[100.0, 100.0]]])
+    gm, caught = fit_recording(X, n_components=3, covariance_type=cov, reg_covar=0.0,
+                               random_state=0)
+    if cov != "tied":
+        assert any("initial covariance" in str(w.message) for w in caught)
+    assert_finite_fit(gm, X)
+
+
+def test_tiny_variance_far_from_origin_float32(rng):
+    """float32 with a large offset and small spread: no NaN, no negative variance."""
+    X = (1e5 + 1e-2 * rng.normal(size=(300, 3))).astype(np.float32)
+    for cov in NAMES:
+        gm, _ = fit_recording(X, n_components=2, covariance_type=cov, random_state=0)
+        assert_finite_fit(gm, X)
+        model = covariance.get(cov)
+        for j in range(2):
+            assert np.all(np.diag(model.component_covariance(gm.covariances_, j, 3)) > 0)
+
+
+def test_degenerate_warning_is_public():
+    assert issubclass(gaussmix.DegenerateComponentWarning, UserWarning)
