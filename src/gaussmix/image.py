@@ -201,8 +201,8 @@ def _colour_converter(colorspace: str, n_channels: int):
 
     def convert(rgb01: np.ndarray) -> np.ndarray:
         if rgb01.size and (rgb01.min() < 0 or rgb01.max() > 1):
-            raise ValueError(f"colorspace={colorspace!r} needs colours in [0, 1]; this float "
-                             "image has values outside that range.")
+            raise ValueError(f"colorspace={colorspace!r} needs colours in [0, 1] (or 8/16-bit "
+                             "integers); this image has values outside that range.")
         out = fn(np.clip(rgb01, 0.0, 1.0).reshape(-1, 1, 3)).reshape(-1, 3)
         return out.astype(rgb01.dtype, copy=False)
 
@@ -484,8 +484,8 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
     n = h * w
 
     if method == "deep":
-        return _segment_deep(arr, builder, ks, criterion, feats, colorspace, covariance_type,
-                             random_state, deep_options)
+        return _segment_deep(image, arr, builder, ks, criterion, feats, colorspace,
+                             covariance_type, random_state, deep_options)
     if deep_options:
         raise TypeError(f"segment() got options {sorted(deep_options)} that only apply to "
                         "method='deep'.")
@@ -517,8 +517,8 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
         X_u = builder.colours(colours)
         proba_u = model.predict_proba(X_u).astype(np.float32, copy=False)
         labels_u = proba_u.argmax(axis=1)
-        labels = labels_u[inverse].reshape(h, w)
-        probabilities = proba_u[inverse].reshape(h, w, k)
+        labels = np.take(labels_u, inverse).reshape(h, w)
+        probabilities = _gather_rows(proba_u, inverse).reshape(h, w, k)
         # mean colour of each segment from the distinct colours and their counts
         seg_w = np.bincount(labels_u, weights=counts, minlength=k)
         sums = np.column_stack([np.bincount(labels_u, weights=counts * colours[:, ch],
@@ -530,6 +530,13 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
     return Segmentation(labels=labels, probabilities=probabilities, recolored=recolored,
                         model=model, n_components=k, features=feats, colorspace=colorspace,
                         criteria=rows, n_fit=len(X_fit))
+
+
+def _gather_rows(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``a[idx]`` for a C-contiguous 2-D ``a``, moving each row as one opaque element."""
+    a = np.ascontiguousarray(a)
+    rows = a.view(np.dtype((np.void, a.shape[1] * a.itemsize))).ravel()
+    return np.take(rows, idx).view(a.dtype).reshape(len(idx), a.shape[1])
 
 
 def _seed(random_state):
@@ -578,7 +585,7 @@ def _paint(labels, seg_w, sums, image):
     return out
 
 
-def _segment_deep(arr, builder, ks, criterion, feats, colorspace, covariance_type,
+def _segment_deep(image, arr, builder, ks, criterion, feats, colorspace, covariance_type,
                   random_state, options):
     if feats != ("color",):
         raise ValueError("method='deep' uses colour features only (the network models "
@@ -599,8 +606,7 @@ def _segment_deep(arr, builder, ks, criterion, feats, colorspace, covariance_typ
     k = proba.shape[-1]
     seg_w, sums = _segment_sums(labels.ravel(), builder.flat, k)
     return Segmentation(labels=labels, probabilities=proba,
-                        recolored=_paint(labels, seg_w, sums, arr if arr.shape[2] != 1
-                                         else arr[:, :, 0]),
+                        recolored=_paint(labels, seg_w, sums, image),
                         model=None, n_components=k, features=feats, colorspace=colorspace,
                         criteria=None, n_fit=h * w)
 
@@ -632,14 +638,10 @@ def label_colors(n: int) -> np.ndarray:
 
 
 def _boundaries(labels: np.ndarray) -> np.ndarray:
-    """Pixels whose right or lower neighbour has another label, shape (H, W) bool."""
+    """Pixels whose upper or left neighbour has another label (1-pixel lines), (H, W) bool."""
     b = np.zeros(labels.shape, dtype=bool)
-    dv = labels[1:, :] != labels[:-1, :]
-    dh = labels[:, 1:] != labels[:, :-1]
-    b[1:, :] |= dv
-    b[:-1, :] |= dv
-    b[:, 1:] |= dh
-    b[:, :-1] |= dh
+    b[1:, :] |= labels[1:, :] != labels[:-1, :]
+    b[:, 1:] |= labels[:, 1:] != labels[:, :-1]
     return b
 
 
