@@ -17,10 +17,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "gaussmix.torch needs PyTorch; install it with `pip install gaussmix[torch]`."
     ) from exc
 
-#from ._classifier import DeepGMMClassifier, GMMClassifierHead
+from ._classifier import DeepGMMClassifier, GMMClassifierHead
 from ._gradient import fit_gradient, mixture_log_prob, weighted_mstep
 from ._mixture import GaussianMixture, component_log_prob
-#from ._segmentation import UNet, segment_deep
+from ._segmentation import UNet, segment_deep
 
 __all__ = [
     "GaussianMixture",
