@@ -71,9 +71,10 @@ def component_log_prob(x, means, covariance_type, *, chol=None, log_diag=None):
     """
     n, d = x.shape
     if covariance_type == "full":
-        diff = x[:, None, :] - means[None, :, :]  # (n, k, d)
-        y = torch.einsum("nkd,kjd->nkj", diff, chol)
-        maha = (y * y).sum(-1)
+        # y_kn = L_k (x_n − μ_k) = L_k x_n − L_k μ_k: one batched product, no (n, k, d) difference.
+        Lt = chol.transpose(-1, -2)  # (k, d, d)
+        y = torch.matmul(x[None], Lt) - torch.matmul(means[:, None, :], Lt)  # (k, n, d)
+        maha = (y * y).sum(-1).T
         log_det = log_diag.sum(-1)  # (k,)
     elif covariance_type == "tied":
         y = (x @ chol.T)[:, None, :] - (means @ chol.T)[None, :, :]
