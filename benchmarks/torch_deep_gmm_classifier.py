@@ -66,7 +66,7 @@ def configs(d_in):
 
 
 def main():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     datasets = {"digits": load_digits(return_X_y=True),
                 "breast_cancer": load_breast_cancer(return_X_y=True)}
     rows = []
@@ -98,7 +98,7 @@ def write_table(rows, total):
         "# Deep GMM classifier (GMM layer jointly optimised with features)",
         "",
         f"Machine: {platform.machine()}, 2 CPU cores, 24 GiB, no GPU, OpenBLAS; torch "
-        f"{torch.__version__} (2 threads), float32. Test accuracy, mean ± std over 5 seeds "
+        f"{torch.__version__} (1 thread), float32. Test accuracy, mean ± std over 5 seeds "
         "(stratified 70/30 split and initialisation per seed). All models: tanh feature "
         "layers, Adam lr 3e-3, batch 64, ≤ 100 epochs, early stopping on a 10 % validation "
         "split (patience 10); GMM layer: 2 diagonal components per class. Feature-layer "

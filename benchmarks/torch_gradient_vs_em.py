@@ -97,7 +97,16 @@ def first_within(trace, target, rel=0.01):
 
 
 def main():
-    torch.set_num_threads(2)
+    # Single-threaded comparison (torch and BLAS): the shared 2-core machine is oversubscribed
+    # otherwise, and spin-waiting thread pools distort small-problem timings badly.
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        _main()
+
+
+def _main():
     EM, em_name = em_class()
     rng = np.random.default_rng(0)
     rows, curves = [], []
@@ -137,7 +146,7 @@ def write_table(rows, em_name):
         "# EM vs gradient descent (Adam) for GMM maximum likelihood",
         "",
         f"Machine: {platform.machine()}, 2 CPU cores, 24 GiB, no GPU, OpenBLAS; "
-        f"torch {torch.__version__} (2 threads), float64. EM: `{em_name}` one iteration per "
+        f"torch {torch.__version__}, float64, single-threaded (torch and OpenBLAS limited to 1 thread). EM: `{em_name}` one iteration per "
         "call (warm start) until the mean log-likelihood changes by < 1e-7; gradient: "
         "`gaussmix.torch.fit_gradient(optimizer='adam', lr=0.02, batch_size=1024, "
         "patience=10, tol=1e-5)`. Same initial parameters (one M-step from k-means labels).",
