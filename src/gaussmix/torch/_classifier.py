@@ -475,7 +475,8 @@ class DeepGMMClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Most probable class, ndarray of shape (n_samples,)."""
-        return self.classes_[self._log_proba(X).argmax(1).cpu().numpy()]
+        idx = self._log_proba(X).argmax(1).cpu().numpy()
+        return self.classes_[idx]
 
     def transform(self, X):
         """Learned features (output of the last hidden layer), ndarray (n_samples, width)."""
