@@ -128,8 +128,7 @@ def _image_tensor(image, device):
 def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="full",
                  max_epochs=200, lr=1e-4, patience=20, tol=1e-4, mean_regularization=0.0,
                  mean_prior=None, init="em", pretrain_epochs=100, pretrain_lr=1e-2,
-                 reg_covar=1e-4,
-                 base_channels=16, depth=2, random_state=None, verbose=0, device=None):
+                 n_init=5, reg_covar=1e-4, base_channels=16, depth=2, random_state=None, verbose=0, device=None):
     """Segment one image with a U-Net trained on the likelihood of a Gaussian mixture.
 
     Parameters
@@ -156,11 +155,14 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
         ``init="em"``. Needed when ``mean_regularization > 0`` and ``init="random"``.
     init : {"em", "random"}, default="em"
         "em": fit a GMM by EM on the pixels and first train the network for
-        ``pretrain_epochs`` steps to reproduce its responsibilities (cross-entropy), so the
+        ``pretrain_epochs`` steps to reproduce its responsibilities (class-balanced
+        cross-entropy), so the
         labels start from the EM solution; "random": start from the random network.
     pretrain_epochs : int, default=100
     pretrain_lr : float, default=1e-2
         Adam learning rate of the pre-training phase.
+    n_init : int, default=5
+        EM restarts of the initialising GMM (the best likelihood is kept).
     reg_covar : float, default=1e-4
         Added to the covariance diagonal in the differentiable M-step (standardised units).
     base_channels, depth : int
@@ -208,6 +210,7 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
     lam = check_positive_float(mean_regularization, "mean_regularization", allow_zero=True)
     reg_covar = check_positive_float(reg_covar, "reg_covar")
     pretrain_lr = check_positive_float(pretrain_lr, "pretrain_lr")
+    n_init = check_positive_int(n_init, "n_init")
     check_choice(init, "init", ("em", "random"))
     img = _image_tensor(image, device)
     dev = img.device
@@ -235,7 +238,7 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
             from sklearn.mixture import GaussianMixture as EM
         xn = x.cpu().double().numpy()
         em = EM(K, covariance_type=covariance_type, random_state=seed, reg_covar=reg_covar,
-                max_iter=200).fit(xn)
+                max_iter=200, n_init=n_init).fit(xn)
         em_resp = torch.as_tensor(em.predict_proba(xn), dtype=torch.float32, device=dev)
         if ref_means is None:
             ref_means = torch.as_tensor(em.means_, dtype=torch.float32, device=dev)
@@ -249,11 +252,15 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
     progress = Progress(f"segment_deep:{variant}", verbose, 25, max_epochs)
 
     if em_resp is not None and pretrain_epochs > 0:
-        # Start the labels at the EM solution: cross-entropy to EM's responsibilities.
+        # Start the labels at the EM solution: cross-entropy to EM's responsibilities,
+        # class-balanced (weights ∝ 1 / class size) so that small classes are learned as
+        # quickly as large ones instead of being absorbed in the first epochs.
         target = em_resp.T.reshape(1, K, H, W)
+        cw = 1.0 / em_resp.mean(0).clamp_min(1.0 / em_resp.shape[0])
+        cw = (cw / (cw * em_resp).sum(1).mean()).reshape(1, K, 1, 1)
         for epoch in range(1, pretrain_epochs + 1):
             opt.zero_grad(set_to_none=True)
-            loss = -(target * torch.log_softmax(net(net_in), 1)).sum(1).mean()
+            loss = -(cw * target * torch.log_softmax(net(net_in), 1)).sum(1).mean()
             loss.backward()
             opt.step()
             progress(epoch, float(loss.detach()), phase="pretrain")
