@@ -145,3 +145,15 @@ def test_docstring_examples():
     from gaussmix.torch import _classifier
 
     assert doctest.testmod(_classifier).failed == 0
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_tensor_input_uses_its_device(device):
+    X, y = load_digits(n_class=3, return_X_y=True)
+    Xt = torch.as_tensor(X, dtype=torch.float32, device=device)
+    clf = DeepGMMClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(Xt, y)
+    assert next(clf.network_.parameters()).device.type == device
+    assert clf.predict_proba(Xt).shape == (len(X), 3)

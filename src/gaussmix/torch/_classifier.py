@@ -371,8 +371,9 @@ class DeepGMMClassifier(ClassifierMixin, BaseEstimator):
         train = (Xs[tr], yt[tr])
         val = (Xs[va], yt[va]) if va is not None else None
 
+        # Initialise on the CPU from a private copy of its RNG state: same weights on any device.
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)
             layers, width = [], self.n_features_in_
             for h in sizes:
                 layers += [nn.Linear(width, h), _ACTIVATIONS[self.activation]()]

@@ -245,8 +245,9 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
     if lam > 0 and ref_means is None:
         raise ValueError("mean_regularization > 0 with init='random' needs mean_prior.")
 
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-        torch.manual_seed(seed)
+    # Initialise on the CPU from a private copy of its RNG state: same weights on any device.
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
         net = UNet(C, K, base_channels, depth).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=pretrain_lr)
     progress = Progress(f"segment_deep:{variant}", verbose, 25, max_epochs)
