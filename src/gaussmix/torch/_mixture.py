@@ -1,0 +1,476 @@
+"""A differentiable Gaussian mixture as a ``torch.nn.Module``.
+
+Notation used throughout this subpackage:
+
+- ``k`` components, ``d`` features, ``n`` samples.
+- ``prec_chol`` (lower factor ``L``): the precision matrix of a component is ``P = Lᵀ L`` with
+  ``L`` lower triangular and a positive diagonal, so that the Mahalanobis term is
+  ``‖L (x − μ)‖²`` and ``log det P = 2 Σ log diag L``. scikit-learn stores the transpose,
+  the upper factor ``U = Lᵀ`` (``P = U Uᵀ``), in ``precisions_cholesky_``; conversions transpose.
+- ``log_resp``: log-responsibilities ``log p(component | x)``, shape (n, k).
+
+The unconstrained parameterisation: mixture weights are ``softmax(weight_logits)``; the
+diagonal of ``L`` is ``exp(chol_log_diag)``; the strictly lower part of ``L`` is free
+(``chol_offdiag``, packed row-wise). Any real values therefore describe a valid mixture, so
+plain gradient descent never leaves the parameter space.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validation import (
+    as_2d_tensor,
+    check_covariance_type,
+    check_positive_int,
+    make_generator,
+)
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+# --------------------------------------------------------------------------- kernels
+def _tril_from_packed(offdiag, log_diag):
+    """Lower factor ``L`` of shape (..., d, d) from packed strictly-lower entries and log-diagonal."""
+    d = log_diag.shape[-1]
+    rows, cols = torch.tril_indices(d, d, offset=-1, device=log_diag.device)
+    L = torch.diag_embed(torch.exp(log_diag))
+    if rows.numel():
+        L = _scatter_offdiag(L, offdiag, rows, cols)
+    return L
+
+
+def _scatter_offdiag(L, offdiag, rows, cols):
+    # Out-of-place so that autograd sees a pure function of the parameters.
+    flat = L.reshape(*L.shape[:-2], -1)
+    d = L.shape[-1]
+    idx = (rows * d + cols).expand(*flat.shape[:-1], -1)
+    return flat.scatter_add(-1, idx, offdiag).reshape(L.shape)
+
+
+def component_log_prob(x, means, covariance_type, *, chol=None, log_diag=None):
+    """Gaussian log-densities ``log N(x | μ_j, P_j⁻¹)`` of every sample under every component.
+
+    Parameters
+    ----------
+    x : Tensor of shape (n, d)
+    means : Tensor of shape (k, d)
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    chol : Tensor, optional
+        Lower precision factor ``L``: (k, d, d) for "full", (d, d) for "tied". Not used for
+        "diag"/"spherical".
+    log_diag : Tensor
+        Log of the diagonal of ``L``: (k, d) full, (d,) tied, (k, d) diag, (k,) spherical.
+
+    Returns
+    -------
+    Tensor of shape (n, k)
+    """
+    n, d = x.shape
+    if covariance_type == "full":
+        # y_kn = L_k (x_n − μ_k) = L_k x_n − L_k μ_k: one batched product, no (n, k, d) difference.
+        Lt = chol.transpose(-1, -2)  # (k, d, d)
+        y = torch.matmul(x[None], Lt) - torch.matmul(means[:, None, :], Lt)  # (k, n, d)
+        maha = (y * y).sum(-1).T
+        log_det = log_diag.sum(-1)  # (k,)
+    elif covariance_type == "tied":
+        y = (x @ chol.T)[:, None, :] - (means @ chol.T)[None, :, :]
+        maha = (y * y).sum(-1)
+        log_det = log_diag.sum()
+    elif covariance_type == "diag":
+        prec = torch.exp(log_diag)  # (k, d)
+        y = (x[:, None, :] - means[None, :, :]) * prec[None]
+        maha = (y * y).sum(-1)
+        log_det = log_diag.sum(-1)
+    elif covariance_type == "spherical":
+        prec = torch.exp(log_diag)  # (k,)
+        sq = ((x[:, None, :] - means[None, :, :]) ** 2).sum(-1)
+        maha = sq * (prec * prec)[None, :]
+        log_det = d * log_diag
+    else:  # pragma: no cover - guarded by callers
+        check_covariance_type(covariance_type)
+    return -0.5 * (d * _LOG_2PI + maha) + log_det
+
+
+def _log_diag_shape(covariance_type, k, d):
+    return {"full": (k, d), "tied": (d,), "diag": (k, d), "spherical": (k,)}[covariance_type]
+
+
+def _offdiag_shape(covariance_type, k, d):
+    m = d * (d - 1) // 2
+    return {"full": (k, m), "tied": (m,)}.get(covariance_type)
+
+
+# --------------------------------------------------------------------------- module
+class GaussianMixture(nn.Module):
+    """Gaussian mixture model as a differentiable PyTorch module.
+
+    The parameters are unconstrained tensors (softmax logits for the weights, log-diagonal and
+    free strictly-lower entries of the precision Cholesky factor), so any optimiser step gives
+    a valid mixture. ``forward`` returns per-sample log-likelihoods and log-responsibilities
+    and can be used inside any network or loss.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of mixture components ``k``.
+    n_features : int
+        Dimension ``d`` of the data.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+        Same meaning as in scikit-learn.
+    dtype : torch.dtype, optional
+        Parameter dtype; defaults to ``torch.get_default_dtype()``.
+    device : torch.device or str, optional
+        Parameter device.
+    random_state : int, Generator or None
+        Seeds the initial means (standard normal); weights start uniform, precisions at identity.
+
+    Attributes
+    ----------
+    weight_logits : Parameter of shape (k,)
+    means : Parameter of shape (k, d)
+    chol_log_diag : Parameter
+        Log-diagonal of the lower precision factor: (k, d) full/diag, (d,) tied, (k,) spherical.
+    chol_offdiag : Parameter or None
+        Packed strictly-lower entries: (k, d(d-1)/2) full, (d(d-1)/2,) tied, absent otherwise.
+    converged_, n_iter_, lower_bound_ :
+        Set by :meth:`fit` (or copied by :meth:`from_estimator`).
+    history_ : list of dict
+        Per-epoch records written by :meth:`fit` (``epoch``, ``seconds``, ``log_likelihood``).
+
+    See Also
+    --------
+    fit_gradient : fit a mixture by mini-batch gradient descent.
+    sklearn.mixture.GaussianMixture : the EM estimator with the same attributes.
+
+    References
+    ----------
+    C. M. Bishop, *Pattern Recognition and Machine Learning*, §9.2, 2006.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn.mixture import GaussianMixture as EM
+    >>> from gaussmix.torch import GaussianMixture
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> em = EM(n_components=2, covariance_type="full", random_state=0).fit(X)
+    >>> gm = GaussianMixture.from_estimator(em)
+    >>> log_prob, log_resp = gm(torch.as_tensor(X))
+    >>> bool(np.allclose(log_prob.detach().numpy(), em.score_samples(X)))
+    True
+    >>> tuple(log_resp.shape)
+    (200, 2)
+    """
+
+    def __init__(self, n_components, n_features, covariance_type="full", *, dtype=None,
+                 device=None, random_state=None):
+        super().__init__()
+        k = check_positive_int(n_components, "n_components")
+        d = check_positive_int(n_features, "n_features")
+        self.covariance_type = check_covariance_type(covariance_type)
+        self.n_components = k
+        self.n_features = d
+        dtype = dtype or torch.get_default_dtype()
+        g = make_generator(random_state)
+        means = torch.randn(k, d, generator=g, dtype=torch.float64)
+        fk = {"dtype": dtype, "device": device}
+        self.weight_logits = nn.Parameter(torch.zeros(k, **fk))
+        self.means = nn.Parameter(means.to(**fk))
+        self.chol_log_diag = nn.Parameter(torch.zeros(_log_diag_shape(covariance_type, k, d), **fk))
+        off = _offdiag_shape(covariance_type, k, d)
+        if off is not None:
+            self.chol_offdiag = nn.Parameter(torch.zeros(off, **fk))
+        else:
+            self.register_parameter("chol_offdiag", None)
+        self.converged_ = False
+        self.n_iter_ = 0
+        self.lower_bound_ = -np.inf
+        self.history_ = []
+
+    # ------------------------------------------------------------------ derived tensors
+    def extra_repr(self):
+        return (f"n_components={self.n_components}, n_features={self.n_features}, "
+                f"covariance_type={self.covariance_type!r}")
+
+    @property
+    def weights(self):
+        """Mixture weights, Tensor of shape (k,)."""
+        return torch.softmax(self.weight_logits, dim=0)
+
+    def _lower_factor(self):
+        if self.covariance_type in ("full", "tied"):
+            return _tril_from_packed(self.chol_offdiag, self.chol_log_diag)
+        return None
+
+    @property
+    def precisions_cholesky(self):
+        """Precision Cholesky factor in scikit-learn's convention (upper ``U``, ``P = U Uᵀ``).
+
+        Shapes: (k, d, d) full, (d, d) tied, (k, d) diag, (k,) spherical.
+        """
+        if self.covariance_type in ("full", "tied"):
+            return self._lower_factor().transpose(-1, -2)
+        return torch.exp(self.chol_log_diag)
+
+    @property
+    def precisions(self):
+        """Precision matrices (full/tied) or precisions (diag/spherical), scikit-learn shapes."""
+        if self.covariance_type in ("full", "tied"):
+            L = self._lower_factor()
+            return L.transpose(-1, -2) @ L
+        return torch.exp(2 * self.chol_log_diag)
+
+    @property
+    def covariances(self):
+        """Covariances in scikit-learn's shapes, computed from the precision factor."""
+        if self.covariance_type in ("full", "tied"):
+            L = self._lower_factor()
+            eye = torch.eye(self.n_features, dtype=L.dtype, device=L.device).expand_as(L)
+            Linv = torch.linalg.solve_triangular(L, eye, upper=False)
+            return Linv @ Linv.transpose(-1, -2)
+        return torch.exp(-2 * self.chol_log_diag)
+
+    def n_parameters(self):
+        """Number of free parameters of the mixture (as counted for BIC)."""
+        k, d = self.n_components, self.n_features
+        cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
+               "spherical": k}[self.covariance_type]
+        return cov + k * d + k - 1
+
+    # ------------------------------------------------------------------ evaluation
+    def _check_input(self, x):
+        ref = self.means
+        if not isinstance(x, torch.Tensor):
+            x = as_2d_tensor(x, dtype=ref.dtype, device=ref.device, n_features=self.n_features)
+            return x
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(
+                f"x must have shape (n_samples, {self.n_features}), got {tuple(x.shape)}."
+            )
+        if x.dtype != ref.dtype:
+            x = x.to(ref.dtype)
+        return x
+
+    def component_log_prob(self, x):
+        """Per-component Gaussian log-densities, Tensor of shape (n, k)."""
+        x = self._check_input(x)
+        return component_log_prob(x, self.means, self.covariance_type,
+                                  chol=self._lower_factor(), log_diag=self.chol_log_diag)
+
+    def weighted_log_prob(self, x):
+        """``log w_j + log N(x | component j)``, Tensor of shape (n, k)."""
+        return self.component_log_prob(x) + torch.log_softmax(self.weight_logits, 0)[None, :]
+
+    def forward(self, x):
+        """Log-likelihood of each sample and log-responsibilities.
+
+        Parameters
+        ----------
+        x : Tensor or array-like of shape (n, d)
+            Converted to the parameters' dtype; must be on the parameters' device.
+
+        Returns
+        -------
+        log_prob : Tensor of shape (n,)
+        log_resp : Tensor of shape (n, k)
+        """
+        wlp = self.weighted_log_prob(x)
+        log_prob = torch.logsumexp(wlp, dim=1)
+        return log_prob, wlp - log_prob[:, None]
+
+    def score_samples(self, x):
+        """Per-sample log-likelihood, Tensor of shape (n,) (no gradient)."""
+        with torch.no_grad():
+            return self(x)[0]
+
+    def score(self, x):
+        """Mean per-sample log-likelihood (float)."""
+        return float(self.score_samples(x).mean())
+
+    def predict_proba(self, x):
+        """Responsibilities, Tensor of shape (n, k) (no gradient)."""
+        with torch.no_grad():
+            return torch.exp(self(x)[1])
+
+    def predict(self, x):
+        """Most responsible component, LongTensor of shape (n,)."""
+        return self.predict_proba(x).argmax(dim=1)
+
+    @torch.no_grad()
+    def sample(self, n_samples=1, *, generator=None):
+        """Draw samples from the mixture.
+
+        Parameters
+        ----------
+        n_samples : int
+        generator : torch.Generator, int or None
+            Source of randomness (an int seeds a new generator on the parameters' device).
+
+        Returns
+        -------
+        X : Tensor of shape (n_samples, d)
+        labels : LongTensor of shape (n_samples,)
+        """
+        n = check_positive_int(n_samples, "n_samples")
+        dev, dt = self.means.device, self.means.dtype
+        g = make_generator(generator, device=dev) if generator is not None else None
+        labels = torch.multinomial(self.weights, n, replacement=True, generator=g)
+        z = torch.randn(n, self.n_features, generator=g, dtype=dt, device=dev)
+        mu = self.means[labels]
+        ct = self.covariance_type
+        if ct in ("full", "tied"):
+            # x = μ + L⁻¹ z has covariance L⁻¹ L⁻ᵀ = (Lᵀ L)⁻¹ = P⁻¹.
+            L = self._lower_factor()
+            Ls = L[labels] if ct == "full" else L.expand(n, -1, -1)
+            step = torch.linalg.solve_triangular(Ls, z[:, :, None], upper=False)[..., 0]
+        elif ct == "diag":
+            step = z * torch.exp(-self.chol_log_diag)[labels]
+        else:
+            step = z * torch.exp(-self.chol_log_diag)[labels][:, None]
+        return mu + step, labels
+
+    # ------------------------------------------------------------------ conversion
+    @classmethod
+    def from_estimator(cls, estimator, *, dtype=torch.float64, device=None):
+        """Build the module from a fitted estimator with scikit-learn attributes.
+
+        Parameters
+        ----------
+        estimator : object
+            Anything with ``covariance_type``, ``weights_`` (k,), ``means_`` (k, d) and
+            ``precisions_cholesky_`` (scikit-learn shapes and upper-factor convention), e.g. a
+            fitted ``gaussmix.GaussianMixture`` or ``sklearn.mixture.GaussianMixture``.
+        dtype, device : optional
+            Of the new parameters (float64 by default, for exact parity).
+
+        Returns
+        -------
+        GaussianMixture
+        """
+        for attr in ("covariance_type", "weights_", "means_"):
+            if not hasattr(estimator, attr):
+                raise TypeError(
+                    f"from_estimator needs a fitted mixture with attribute {attr!r}; "
+                    f"{type(estimator).__name__} has none (is it fitted?)."
+                )
+        ct = check_covariance_type(estimator.covariance_type)
+        weights = np.asarray(estimator.weights_, dtype=np.float64)
+        means = np.asarray(estimator.means_, dtype=np.float64)
+        if means.ndim != 2 or weights.shape != (means.shape[0],):
+            raise ValueError(
+                f"weights_ {weights.shape} and means_ {means.shape} do not describe a mixture."
+            )
+        k, d = means.shape
+        if hasattr(estimator, "precisions_cholesky_"):
+            pc = np.asarray(estimator.precisions_cholesky_, dtype=np.float64)
+        elif hasattr(estimator, "covariances_"):
+            pc = _prec_chol_from_cov(np.asarray(estimator.covariances_, np.float64), ct)
+        else:
+            raise TypeError("from_estimator needs precisions_cholesky_ or covariances_.")
+        expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[ct]
+        if pc.shape != expected:
+            raise ValueError(
+                f"precisions_cholesky_ has shape {pc.shape}, expected {expected} for "
+                f"covariance_type={ct!r}."
+            )
+        if np.any(weights <= 0) or not np.all(np.isfinite(pc)) or not np.all(np.isfinite(means)):
+            raise ValueError("weights_ must be positive and all parameters finite.")
+        if ct in ("full", "tied"):
+            L = np.swapaxes(pc, -1, -2)  # sklearn stores the upper factor
+            if np.abs(np.triu(L, 1)).max(initial=0.0) > 0:
+                raise ValueError("precisions_cholesky_ must be upper triangular (scikit-learn's convention).")
+            diag = np.diagonal(L, axis1=-2, axis2=-1)
+        else:
+            diag = pc
+        if np.any(diag <= 0):
+            raise ValueError("precisions_cholesky_ must have a positive diagonal.")
+        module = cls(k, d, ct, dtype=dtype, device=device, random_state=0)
+        with torch.no_grad():
+            fk = {"dtype": dtype, "device": module.means.device}
+            module.weight_logits.copy_(torch.as_tensor(np.log(weights / weights.sum()), **fk))
+            module.means.copy_(torch.as_tensor(means, **fk))
+            module.chol_log_diag.copy_(torch.as_tensor(np.log(diag), **fk))
+            if ct in ("full", "tied"):
+                r, c = np.tril_indices(d, -1)
+                module.chol_offdiag.copy_(torch.as_tensor(L[..., r, c], **fk))
+        module.converged_ = bool(getattr(estimator, "converged_", False))
+        module.n_iter_ = int(getattr(estimator, "n_iter_", 0))
+        module.lower_bound_ = float(getattr(estimator, "lower_bound_", -np.inf))
+        return module
+
+    def to_estimator(self):
+        """A fitted ``gaussmix.GaussianMixture`` with this module's parameters (float64).
+
+        Falls back to ``sklearn.mixture.GaussianMixture`` (same attributes) when the core
+        estimator is not available.
+
+        Returns
+        -------
+        estimator : gaussmix.GaussianMixture or sklearn.mixture.GaussianMixture
+        """
+        try:
+            from gaussmix import GaussianMixture as Estimator
+        except ImportError:
+            from sklearn.mixture import GaussianMixture as Estimator
+        ct = self.covariance_type
+        est = Estimator(n_components=self.n_components, covariance_type=ct)
+        with torch.no_grad():
+            weights = self.weights.detach().cpu().double().numpy()
+            means = self.means.detach().cpu().double().numpy()
+            log_diag = self.chol_log_diag.detach().cpu().double().numpy()
+            if ct in ("full", "tied"):
+                d = self.n_features
+                L = np.zeros(log_diag.shape + (d,))
+                idx = np.arange(d)
+                L[..., idx, idx] = np.exp(log_diag)
+                r, c = np.tril_indices(d, -1)
+                L[..., r, c] = self.chol_offdiag.detach().cpu().double().numpy()
+                pc = np.swapaxes(L, -1, -2).copy()
+                precisions = np.swapaxes(L, -1, -2) @ L
+                eye = np.broadcast_to(np.eye(d), L.shape)
+                import scipy.linalg as sla
+
+                if ct == "full":
+                    Linv = np.stack([sla.solve_triangular(Lj, np.eye(d), lower=True) for Lj in L])
+                else:
+                    Linv = sla.solve_triangular(L, eye, lower=True)
+                covariances = Linv @ np.swapaxes(Linv, -1, -2)
+            else:
+                pc = np.exp(log_diag)
+                precisions = pc ** 2
+                covariances = 1.0 / precisions
+        est.weights_ = weights / weights.sum()
+        est.means_ = means
+        est.precisions_cholesky_ = pc
+        est.precisions_ = precisions
+        est.covariances_ = covariances
+        est.converged_ = bool(self.converged_)
+        est.n_iter_ = int(self.n_iter_)
+        est.lower_bound_ = float(self.lower_bound_)
+        est.lower_bounds_ = [h["log_likelihood"] for h in self.history_]
+        est.n_features_in_ = self.n_features
+        return est
+
+    # ------------------------------------------------------------------ training
+    def fit(self, X, **kwargs):
+        """Maximum-likelihood training by mini-batch gradient descent, starting from the
+        current parameters. Keyword arguments as in :func:`gaussmix.torch.fit_gradient`
+        (except ``n_components``, ``covariance_type`` and ``init``). Returns ``self``."""
+        from ._gradient import _train
+
+        return _train(self, X, **kwargs)
+
+
+def _prec_chol_from_cov(cov, ct):
+    if ct in ("full", "tied"):
+        C = np.linalg.cholesky(cov)
+        eye = np.broadcast_to(np.eye(cov.shape[-1]), cov.shape)
+        import scipy.linalg as sla
+
+        if ct == "full":
+            return np.stack([sla.solve_triangular(c, np.eye(cov.shape[-1]), lower=True).T for c in C])
+        return sla.solve_triangular(C, eye, lower=True).T
+    return 1.0 / np.sqrt(cov)
