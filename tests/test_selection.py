@@ -142,16 +142,13 @@ def test_failed_fits_are_reported_not_raised(rng):
     assert all("exceeds the number of samples" in r["error"] for r in failed)
     assert res.table[-1]["error"] and res.table[-2]["error"]
     assert math.isnan(failed[0]["bic"])
-    # a collapsed column with no regularisation fails inside EM, and is reported as well
+    # a collapsed column with no regularisation: EM floors the singular variance with a
+    # warning, so every fit in the grid completes
     Xc = np.column_stack([rng.normal(size=40), np.zeros(40)])
     res = select(Xc, [1, 2], ("full", "spherical"), reg_covar=0.0, random_state=0,
                  validation_fraction=None)
     for r in res.table:
-        if r["covariance_type"] == "full":
-            assert "ill-defined empirical covariance" in r["error"]
-        else:
-            assert r["error"] is None and math.isfinite(r["bic"])
-    assert res.best_params_["covariance_type"] == "spherical"
+        assert r["error"] is None and math.isfinite(r["bic"])
     with pytest.raises(ValueError, match="every fit in the grid failed"):
         select(X, [7, 8], random_state=0, validation_fraction=None)
 
