@@ -1,12 +1,46 @@
 """gaussmix: Gaussian mixture models.
 
-A fast, weighted, robust drop-in replacement for :class:`sklearn.mixture.GaussianMixture`.
+A fast, weighted, robust drop-in replacement for :class:`sklearn.mixture.GaussianMixture`, with
+model selection, anomaly detection, conditional mixtures, coresets, streaming and Dask EM, image
+segmentation, plots and deep GMMs in PyTorch.
+
+Submodules with optional dependencies are imported on first use: ``gaussmix.dask`` (dask),
+``gaussmix.torch`` (PyTorch), ``gaussmix.plotting`` (matplotlib), ``gaussmix.image``.
 """
+from importlib import import_module
+
+from . import coreset, covariance
 from ._engine import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._io import ModelFileError, load
+from .anomaly import GaussianMixtureOutlierDetector
+from .conditional import ConditionalMixture, GaussianMixtureRegressor, condition, conditional_sample
+from .selection import GaussianMixtureSelector, SelectionResult, select
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "DegenerateComponentWarning", "ModelFileError", "load",
-           "__version__"]
+__all__ = [
+    "GaussianMixture",
+    "GaussianMixtureSelector",
+    "GaussianMixtureOutlierDetector",
+    "GaussianMixtureRegressor",
+    "ConditionalMixture",
+    "SelectionResult",
+    "DegenerateComponentWarning",
+    "ModelFileError",
+    "select",
+    "condition",
+    "conditional_sample",
+    "load",
+    "coreset",
+    "covariance",
+    "__version__",
+]
+
+_LAZY = ("dask", "torch", "plotting", "image")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
