@@ -173,3 +173,17 @@ def test_tiny_variance_far_from_origin_float32(rng):
 
 def test_degenerate_warning_is_public():
     assert issubclass(gaussmix.DegenerateComponentWarning, UserWarning)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_point_with_zero_density_everywhere(covariance_type):
+    # (x - mu)^2 overflows: the density is 0 under every component. The log-density is -inf
+    # (not a clamped finite value ranking it above merely distant points) and the
+    # responsibilities are uniform rather than NaN.
+    X = np.random.default_rng(0).normal(size=(200, 2))
+    gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    Z = np.array([[1e200, 1e200], [1e3, 1e3], [0.0, 0.0]])
+    ll = gm.score_samples(Z)
+    assert ll[0] == -np.inf and np.all(np.isfinite(ll[1:])) and ll[1] < ll[2]
+    np.testing.assert_allclose(gm.predict_proba(Z)[0], np.full(3, 1 / 3))
+    assert np.all(np.isfinite(gm.predict_proba(Z)))

@@ -170,7 +170,8 @@ def chunk_pass_reference(X: np.ndarray, w: np.ndarray, params: Params, model: Co
                          shift: np.ndarray, n_worst: int) -> SufficientStats:
     """:func:`chunk_pass` through :meth:`CovarianceModel.log_prob` and :func:`chunk_stats`."""
     Xs = X - shift.astype(X.dtype)
-    log_norm, resp = logsumexp_rows(_centred_log_prob(model, Xs, params, shift), out_resp=True)
+    log_norm, resp = logsumexp_rows(_centred_log_prob(model, Xs, params, shift), out_resp=True,
+                                    finite=True)
     s = chunk_stats(Xs, np.asarray(w), resp, log_norm, model.full_scatter, n_worst)
     s.means += shift
     if len(s.worst_X):

@@ -287,6 +287,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         for s, lp in self._weighted_log_prob_chunks(X):
             log_norm = logsumexp_rows(lp)
             out[s:s + lp.shape[0]] = lp - log_norm[:, None]
+            dead = np.isneginf(log_norm)  # zero density everywhere: no evidence, uniform
+            if dead.any():
+                out[s:s + lp.shape[0]][dead] = -np.log(self.n_components)
         return out
 
     def score_samples(self, X):

@@ -30,20 +30,26 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 _EXP_CLAMP = -80.0
 
 
-def logsumexp_rows(a: np.ndarray, out_resp: bool = False):
+def logsumexp_rows(a: np.ndarray, out_resp: bool = False, finite: bool = False):
     """Row-wise log-sum-exp of ``a`` (n, k).
 
     Returns ``log_norm`` (n,) and, if ``out_resp``, the normalised ``exp(a - log_norm)``
-    computed without a second full ``exp`` pass.
+    computed without a second full ``exp`` pass. A row that is ``-inf`` everywhere (zero
+    density under every component) gets ``log_norm = -inf`` and uniform responsibilities;
+    with ``finite=True`` it gets the clamped value ``log(k) - 80`` instead, which the EM
+    passes use so that one such point cannot turn the log-likelihood into ``-inf``/NaN.
     """
     amax = a.max(axis=1, keepdims=True)
+    dead = ~np.isfinite(amax[:, 0])
     # rows that are entirely -inf (zero density everywhere) keep amax finite
-    amax[~np.isfinite(amax)] = 0.0
+    amax[dead] = 0.0
     z = a - amax
     np.maximum(z, _EXP_CLAMP, out=z)
     np.exp(z, out=z)
     s = z.sum(axis=1)
     log_norm = np.log(s) + amax[:, 0]
+    if not finite and dead.any():
+        log_norm[dead] = -np.inf
     if not out_resp:
         return log_norm
     z /= s[:, None]
