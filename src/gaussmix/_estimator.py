@@ -286,7 +286,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
         for s, lp in self._weighted_log_prob_chunks(X):
             log_norm = logsumexp_rows(lp)
-            out[s:s + lp.shape[0]] = lp - log_norm[:, None]
+            with np.errstate(invalid="ignore"):  # -inf - -inf on dead rows, replaced below
+                out[s:s + lp.shape[0]] = lp - log_norm[:, None]
             dead = np.isneginf(log_norm)  # zero density everywhere: no evidence, uniform
             if dead.any():
                 out[s:s + lp.shape[0]][dead] = -np.log(self.n_components)
