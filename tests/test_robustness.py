@@ -187,3 +187,16 @@ def test_point_with_zero_density_everywhere(covariance_type):
     assert ll[0] == -np.inf and np.all(np.isfinite(ll[1:])) and ll[1] < ll[2]
     np.testing.assert_allclose(gm.predict_proba(Z)[0], np.full(3, 1 / 3))
     assert np.all(np.isfinite(gm.predict_proba(Z)))
+
+
+@pytest.mark.parametrize("cov", PER_COMPONENT)
+def test_repairs_of_one_run_are_reported_in_one_warning(cov, rng):
+    # two clumps of identical points and too many components: many re-seeds and floors,
+    # reported together (at most one repair warning per EM run) rather than one per iteration
+    X = np.vstack([np.zeros((300, 2)), rng.normal(size=(50, 2)), np.ones((300, 2))])
+    gm, caught = fit_recording(X, n_components=8, covariance_type=cov, reg_covar=0.0,
+                               random_state=0, n_init=2)
+    repairs = [str(w.message) for w in caught if "EM repaired" in str(w.message)]
+    assert 1 <= len(repairs) <= 2, repairs
+    assert all("re-seeded" in m and "reg_covar" in m for m in repairs)
+    assert_finite_fit(gm, X)

@@ -314,8 +314,11 @@ COLLAPSE_FLOOR = 1e-6
 
 
 def floor_covariances(params: Params, stats: SufficientStats, model: CovarianceModel,
-                      bad: list[int]) -> Params:
+                      bad: list[int], events: list[str] | None = None) -> Params:
     """Add a variance floor to the covariances in ``bad`` (``-1``: the shared one), with a warning.
+
+    With ``events`` the warning's text is appended there instead of being issued (the EM loop
+    reports all repairs of one run in a single warning).
 
     The last resort once re-seeding is exhausted: a component that keeps collapsing onto an
     isolated point (or a tied covariance that is singular) with ``reg_covar=0`` has an unbounded
@@ -337,11 +340,31 @@ def floor_covariances(params: Params, stats: SufficientStats, model: CovarianceM
     if still_bad:
         raise ValueError(_ILL_DEFINED + f" (components {sorted(still_bad)})")
     which = "the shared covariance" if -1 in bad else "component " + ", ".join(map(str, bad))
-    warnings.warn(
-        f"The covariance of {which} is singular and re-seeding did not help (an isolated point "
-        f"or too many components): its variance was floored at {floor:.3g}. Set reg_covar > 0 "
-        "or reduce n_components to avoid this.", DegenerateComponentWarning, stacklevel=4)
+    msg = (f"the covariance of {which} is singular and re-seeding did not help (an isolated "
+           f"point or too many components): its variance was floored at {floor:.3g}")
+    if events is None:
+        warnings.warn(msg[0].upper() + msg[1:] + ". " + _REPAIR_ADVICE,
+                      DegenerateComponentWarning, stacklevel=4)
+    else:
+        events.append(msg)
     return Params(params.weights, params.means, cov, prec_chol)
+
+
+_REPAIR_ADVICE = "Set reg_covar > 0 or reduce n_components to avoid this."
+
+#: Repairs of one EM run listed in full in its warning; the rest are counted.
+_MAX_LISTED_EVENTS = 3
+
+
+def _warn_repairs(events: list[str]) -> None:
+    """One :class:`DegenerateComponentWarning` for all repairs of an EM run."""
+    if not events:
+        return
+    listed = "; ".join(events[:_MAX_LISTED_EVENTS])
+    if len(events) > _MAX_LISTED_EVENTS:
+        listed += f"; and {len(events) - _MAX_LISTED_EVENTS} more"
+    warnings.warn(f"EM repaired degenerate components: {listed}. {_REPAIR_ADVICE}",
+                  DegenerateComponentWarning, stacklevel=4)
 
 
 _ILL_DEFINED = (
@@ -387,46 +410,50 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
     converged = False
     n_reseeds = 0
     n_iter = 0
+    events: list[str] = []  # repairs of degenerate components, reported once at the end
     t_prev = time.perf_counter()
-    for n_iter in range(1, max_iter + 1):
-        prev = lower_bound
-        stats = pass_fn(params)
-        lower_bound = stats.mean_log_likelihood
-        new, bad = m_step(stats, model, reg_covar)
-        degenerate = find_degenerate(stats, model, bad)
-        if degenerate:
-            if n_reseeds < max_reseeds and not (model.name == "tied" and bad):
-                seeded = reseed(new, stats, model, reg_covar, degenerate)
-                if seeded is not None:
-                    n_reseeds += len(degenerate)
-                    warnings.warn(
-                        "; ".join(f"component {j} {why}" for j, why in degenerate.items())
-                        + f" at iteration {n_iter}: re-seeded from the worst-explained samples.",
-                        DegenerateComponentWarning, stacklevel=3)
-                    new = seeded
-                    bad = []
-            if bad:
-                new = floor_covariances(new, stats, model, bad)
-        params = new
-        lower_bounds.append(lower_bound)
-        change = lower_bound - prev
-        for hook in _progress_hooks:
-            hook(n_iter, lower_bound)
-        if verbose and n_iter % verbose_interval == 0:
-            now = time.perf_counter()
-            msg = f"  Iteration {n_iter}"
-            if verbose >= 2:
-                msg += f"\t time lapse {now - t_prev:.5f}s\t ll change {change:.5f}"
-            t_prev = now
-            _say(verbose, msg)
-        if not math.isfinite(lower_bound):
-            raise ValueError(
-                "The log-likelihood became non-finite during EM. Scale the input data or "
-                "increase reg_covar.")
-        if abs(change) < tol:
-            converged = True
-            break
-    return EMResult(params, lower_bound, lower_bounds, n_iter, converged, n_reseeds)
+    try:
+        for n_iter in range(1, max_iter + 1):
+            prev = lower_bound
+            stats = pass_fn(params)
+            lower_bound = stats.mean_log_likelihood
+            new, bad = m_step(stats, model, reg_covar)
+            degenerate = find_degenerate(stats, model, bad)
+            if degenerate:
+                if n_reseeds < max_reseeds and not (model.name == "tied" and bad):
+                    seeded = reseed(new, stats, model, reg_covar, degenerate)
+                    if seeded is not None:
+                        n_reseeds += len(degenerate)
+                        events.append(", ".join(f"component {j} {why}"
+                                                for j, why in degenerate.items())
+                                      + f" at iteration {n_iter}: re-seeded from the "
+                                      "worst-explained samples")
+                        new = seeded
+                        bad = []
+                if bad:
+                    new = floor_covariances(new, stats, model, bad, events)
+            params = new
+            lower_bounds.append(lower_bound)
+            change = lower_bound - prev
+            for hook in _progress_hooks:
+                hook(n_iter, lower_bound)
+            if verbose and n_iter % verbose_interval == 0:
+                now = time.perf_counter()
+                msg = f"  Iteration {n_iter}"
+                if verbose >= 2:
+                    msg += f"\t time lapse {now - t_prev:.5f}s\t ll change {change:.5f}"
+                t_prev = now
+                _say(verbose, msg)
+            if not math.isfinite(lower_bound):
+                raise ValueError(
+                    "The log-likelihood became non-finite during EM. Scale the input data or "
+                    "increase reg_covar.")
+            if abs(change) < tol:
+                converged = True
+                break
+        return EMResult(params, lower_bound, lower_bounds, n_iter, converged, n_reseeds)
+    finally:
+        _warn_repairs(events)
 
 
 def fit_em(pass_fn: Callable[[Params], SufficientStats], init_fn: Callable[[], Params],
