@@ -163,17 +163,19 @@ def verdict(rows) -> list[str]:
                         else "**not met** (" + "; ".join(
                             f"{r['size']:,}: {100 * np.mean(r['err']):.2f}%, {r['speedup']:.0f}×"
                             for r in rs) + ")"))
-        ratios = []
-        for r in rows:
-            if r["data"] == data and r["method"] == "coreset":
-                u = next(x for x in rows if x["data"] == data and x["method"] == "uniform"
-                         and x["size"] == r["size"])
-                ratios.append((r["size"], np.mean(u["err"]) / max(np.mean(r["err"]), 1e-12)))
-        lines.append(f"- {data}: uniform error / coreset error at equal size: "
-                     + ", ".join(f"{s:,}: {q:.1f}×" for s, q in ratios)
-                     + (" (target ≥ 3×: " + ("**met** at all sizes" if all(q >= 3 for _, q in ratios)
-                        else "met at " + (", ".join(f"{s:,}" for s, q in ratios if q >= 3) or "none"))
-                        + ")"))
+        for key, what in (("err", "k-means init"), ("werr", "EM started at the full solution")):
+            ratios = []
+            for r in rows:
+                if r["data"] == data and r["method"] == "coreset":
+                    u = next(x for x in rows if x["data"] == data and x["method"] == "uniform"
+                             and x["size"] == r["size"])
+                    ratios.append((r["size"], np.mean(u[key]) / max(np.mean(r[key]), 1e-12)))
+            met = [f"{s:,}" for s, q in ratios if q >= 3]
+            lines.append(f"- {data}: uniform error / coreset error at equal size ({what}): "
+                         + ", ".join(f"{s:,}: {q:.1f}×" for s, q in ratios)
+                         + " (target ≥ 3×: " + ("**met** at all sizes" if len(met) == len(ratios)
+                                                else "met at " + (", ".join(met) or "none"))
+                         + ")")
     return lines
 
 
