@@ -388,3 +388,23 @@ def test_python_m_gaussmix_errors_have_no_traceback(tmp_path):
     assert r.returncode == 2
     assert r.stderr == "gaussmix fit: error: bad.csv: column 'b' is not numeric (value 'x' at " \
                        "line 2); remove or encode non-numeric columns.\n"
+
+
+def test_every_command_help_has_examples_that_parse():
+    """Each subcommand's --help shows examples, and every example is a valid command line."""
+    import shlex
+
+    from gaussmix.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        epilog = p.epilog or ""
+        assert "examples:" in epilog, f"'gaussmix {name} --help' has no examples"
+        lines = [ln.strip() for ln in epilog.split("examples:", 1)[1].splitlines()]
+        examples = [ln for ln in lines if ln.startswith("gaussmix ") or "| gaussmix " in ln]
+        assert examples, name
+        for ex in examples:
+            ex = ex.split("|")[-1].split("#")[0].split(" > ")[0].strip()  # no shell syntax
+            args = parser.parse_args(shlex.split(ex)[1:])
+            assert args._name == name, ex

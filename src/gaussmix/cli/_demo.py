@@ -7,6 +7,8 @@ match the three species (adjusted Rand index), and the fit time next to
 """
 from __future__ import annotations
 
+import argparse
+
 import json
 import sys
 import time
@@ -18,9 +20,18 @@ from .._estimator import GaussianMixture
 NAME = "demo"
 HELP = "fit 3 components to the iris data and compare with scikit-learn"
 
+_EPILOG = """\
+examples:
+  gaussmix demo
+  gaussmix demo --seed 1 --json
+
+Exit codes: 0 success, 1 runtime failure.
+"""
+
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".")
+    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=3,
                    help="fits per library; the fastest time is reported (default: %(default)s)")

@@ -1,6 +1,8 @@
 """``gaussmix fit DATA -k K -o MODEL``: fit a mixture and save it."""
 from __future__ import annotations
 
+import argparse
+
 import json
 import sys
 import time
@@ -17,11 +19,25 @@ from ._progress import ProgressLine
 NAME = "fit"
 HELP = "fit a Gaussian mixture to DATA and save the model"
 
+_EPILOG = """\
+examples:
+  gaussmix fit data.csv -k 5 -o model.gmz
+  gaussmix fit data.npy -k 8 --covariance diag --n-init 3 --seed 0 -o model.gmz --json
+  gaussmix fit huge.npy -k 10 --coreset-size 20000 -o model.gmz    # approximate, fast
+  gaussmix fit huge.npy -k 10 --chunk-size 100000 -o model.gmz     # exact, memory-mapped
+  gaussmix fit data.npy -k 10 --scheduler tcp://host:8786 -o model.gmz
+  cat data.csv | gaussmix fit - -k 3 -o model.gmz
+
+A .npy DATA is memory-mapped and read in chunks, so it may be larger than memory.
+Exit codes: 0 success, 1 runtime failure, 2 bad input.
+"""
+
 _DEFAULTS = GaussianMixture().get_params()
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".")
+    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", metavar="DATA", help="CSV file (header optional), .npy file, or - for stdin")
     p.add_argument("-k", "--n-components", type=int, default=_DEFAULTS["n_components"],
                    metavar="K", help="number of components (default: %(default)s)")

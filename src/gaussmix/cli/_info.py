@@ -1,6 +1,8 @@
 """``gaussmix info MODEL``: what a model file holds."""
 from __future__ import annotations
 
+import argparse
+
 import json
 import sys
 
@@ -11,9 +13,19 @@ from ._data import feature_columns, load_model
 NAME = "info"
 HELP = "describe a model file"
 
+_EPILOG = """\
+examples:
+  gaussmix info model.gmz
+  gaussmix info model.gmz --json
+
+The file is validated (checksums, shapes, positive definiteness) before anything is shown.
+Exit codes: 0 success, 1 runtime failure, 2 bad input (e.g. a corrupt model file).
+"""
+
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".")
+    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help="model file written by 'gaussmix fit'")
     p.add_argument("--json", action="store_true",
                    help="print everything, covariances included, as JSON")

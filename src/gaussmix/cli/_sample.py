@@ -1,6 +1,8 @@
 """``gaussmix sample MODEL -n N``: draw rows from a fitted mixture."""
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 
 from ._data import add_output_option, feature_columns, load_model, write_table
@@ -8,9 +10,16 @@ from ._data import add_output_option, feature_columns, load_model, write_table
 NAME = "sample"
 HELP = "draw N random rows from MODEL"
 
+_EPILOG = """\
+examples:
+  gaussmix sample model.gmz -n 1000 --seed 0 -o new.csv
+  gaussmix sample model.gmz -n 10 --labels            # with the component of each row
+
+Exit codes: 0 success, 1 runtime failure, 2 bad input.
+"""
+
 
 def _positive(s):
-    import argparse
     try:
         v = int(s)
     except ValueError:
@@ -21,7 +30,8 @@ def _positive(s):
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".")
+    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", metavar="MODEL", help="model file written by 'gaussmix fit'")
     p.add_argument("-n", "--n-samples", type=_positive, default=1, metavar="N",
                    help="number of rows (default: %(default)s)")
