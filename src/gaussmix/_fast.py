@@ -15,10 +15,10 @@ use ``q(x) = [x, x * x, 1]``.
 Numerics
 --------
 * Rows arrive centred on the weighted data mean (the engine's ``shift``), so the expansion above
-  does not cancel catastrophically. Each block's raw moments are turned into moments centred on
-  the block's own component means in float64 right after the product, and blocks are merged with
-  the parallel-variance formula (:meth:`_Acc.merge`), as :class:`~gaussmix._stats.SufficientStats`
-  does.
+  does not cancel catastrophically. Each block's product is summed over blocks in float64 and
+  centred on the component means once, at the end (:class:`_Acc`): the float64 sum adds nothing
+  to the rounding of each block's product, which per-block centring could not undo either,
+  and a merge is one addition instead of a parallel-variance update per block.
 * float32 input is multiplied in float32 (twice the BLAS rate); sums over blocks, the
   centring and everything after are float64. The expansion cancels terms of size
   ``|m|_P^2``; when :func:`float32_error` estimates that this costs more than
@@ -209,33 +209,51 @@ def build_features(XT: np.ndarray, QT: np.ndarray, full_scatter: bool) -> None:
 
 
 class _Acc:
-    """Centred statistics in packed form (upper triangles), merged block by block."""
+    """Statistics of consecutive blocks: the raw product ``R^T Q`` (k, p) summed in float64.
 
-    __slots__ = ("nk", "means", "scatter", "ll", "weight", "n", "worst_X", "worst_score")
+    The rows are centred on the data's weighted mean before the product, so the raw moments
+    are moments about that centre; they are centred on each component's mean once, when read
+    (:attr:`nk`, :attr:`means`, :attr:`scatter`, packed upper triangles for full models).
+    Summing in float64 adds no error beyond the rounding of each block's product, and a merge
+    is one addition, so merging costs nothing next to the block products.
+    """
 
-    def __init__(self, nk, means, scatter, ll, weight, n, worst_X, worst_score):
-        self.nk, self.means, self.scatter = nk, means, scatter
+    __slots__ = ("T", "d", "full", "ll", "weight", "n", "worst_X", "worst_score")
+
+    def __init__(self, T, d, full, ll, weight, n, worst_X, worst_score):
+        self.T, self.d, self.full = T, d, full
         self.ll, self.weight, self.n = ll, weight, n
         self.worst_X, self.worst_score = worst_X, worst_score
 
-    def merge(self, o: "_Acc", iu, ju) -> None:
-        na, nb = self.nk, o.nk
-        n = na + nb
-        safe = np.maximum(n, _TINY)
-        delta = o.means - self.means
-        self.means = self.means + delta * (nb / safe)[:, None]
-        # parallel-variance update S = Sa + Sb + na nb / n * delta delta^T (packed)
-        c = (na * nb / safe)[:, None]
-        if iu is None:
-            self.scatter = self.scatter + o.scatter + c * (delta * delta)
-        else:
-            self.scatter = self.scatter + o.scatter + c * (delta[:, iu] * delta[:, ju])
-        self.nk = n
+    def merge(self, o: "_Acc") -> None:
+        self.T += o.T
         self.ll += o.ll
         self.weight += o.weight
         self.n += o.n
         self.worst_X.extend(o.worst_X)
         self.worst_score.extend(o.worst_score)
+
+    @property
+    def nk(self) -> np.ndarray:
+        return self.T[:, -1].copy()
+
+    @property
+    def means(self) -> np.ndarray:
+        nk = self.T[:, -1]
+        means = self.T[:, :self.d] / np.maximum(nk, _TINY)[:, None]
+        means[nk <= 0] = 0.0
+        return means
+
+    @property
+    def scatter(self) -> np.ndarray:
+        """Centred scatter ``sum r (x - m)(x - m)^T``: (k, d(d+1)/2) packed, or (k, d)."""
+        d = self.d
+        sx = self.T[:, :d]
+        means = self.means
+        if self.full:
+            iu, ju = np.triu_indices(d)
+            return self.T[:, d:-1] - sx[:, iu] * means[:, ju]
+        return self.T[:, d:-1] - sx * means
 
 
 def block_stats(X: np.ndarray, w: np.ndarray, W: np.ndarray, shift: np.ndarray,
@@ -265,16 +283,6 @@ def block_stats(X: np.ndarray, w: np.ndarray, W: np.ndarray, shift: np.ndarray,
     T = ws.T
     np.matmul(LPT, QT.T, out=T)
     T = T.astype(np.float64)
-    nk = T[:, -1].copy()
-    sx = T[:, :d]
-    safe = np.maximum(nk, _TINY)
-    means = sx / safe[:, None]
-    means[nk <= 0] = 0.0
-    if full:
-        iu, ju = np.triu_indices(d)
-        scatter = T[:, d:-1] - sx[:, iu] * means[:, ju]
-    else:
-        scatter = T[:, d:-1] - sx * means
     ll = float(np.dot(np.asarray(w, dtype=np.float64), log_norm))
     worst_X, worst_score = [], []
     if n_worst > 0:
@@ -286,19 +294,19 @@ def block_stats(X: np.ndarray, w: np.ndarray, W: np.ndarray, shift: np.ndarray,
             idx = idx[score[idx] < np.inf][:q]
             worst_X = list(X[idx].astype(np.float64))
             worst_score = list(score[idx].astype(np.float64))
-    return _Acc(nk, means, scatter, ll, float(np.sum(w, dtype=np.float64)), m,
-                worst_X, worst_score)
+    return _Acc(T, d, full, ll, float(np.sum(w, dtype=np.float64)), m, worst_X, worst_score)
 
 
 def _to_stats(acc: _Acc, d: int, full: bool, shift: np.ndarray, n_worst: int) -> SufficientStats:
     k = len(acc.nk)
+    packed = acc.scatter
     if full:
         iu, ju = np.triu_indices(d)
         scatter = np.empty((k, d, d))
-        scatter[:, iu, ju] = acc.scatter
-        scatter[:, ju, iu] = acc.scatter
+        scatter[:, iu, ju] = packed
+        scatter[:, ju, iu] = packed
     else:
-        scatter = acc.scatter
+        scatter = packed
     if acc.worst_score:
         wsc = np.asarray(acc.worst_score)
         keep = np.argsort(wsc, kind="stable")[:n_worst]
@@ -366,29 +374,30 @@ def fast_pass(chunks, params, model, shift: np.ndarray, dtype, n_worst: int, *,
     if n_rows is not None and n_rows <= rows:
         n_threads = 1
     pool = pool if pool is not None else WorkspacePool()
-    tri = np.triu_indices(d) if full else (None, None)
     blocks = _blocks(chunks, rows)
 
     def as_dtype(X):
         return np.asarray(X, dtype=in_dtype)
 
+    acc = None
     if n_threads == 1:
         ws = pool.take(rows, d, k, full, dtype)
         try:
-            acc = None
             for Xb, wb in blocks:
                 b = block_stats(as_dtype(Xb), np.asarray(wb), W, shift, ws, n_worst)
                 if acc is None:
                     acc = b
                 else:
-                    acc.merge(b, *tri)
+                    acc.merge(b)
         finally:
             pool.give(ws)
     else:
-        # workers pull blocks from the shared iterator; results are merged in block order
+        # workers pull blocks from the shared iterator; finished blocks are merged in block
+        # order as soon as their predecessors are in (so the sums do not depend on which
+        # thread ran which block, and only blocks finished out of order wait in memory)
         lock = threading.Lock()
-        results: dict[int, _Acc] = {}
-        counter = iter(range(1 << 62))
+        pending: dict[int, _Acc] = {}
+        state = {"next_block": 0, "next_merge": 0, "acc": None}
 
         def worker():
             ws = pool.take(rows, d, k, full, dtype)
@@ -398,10 +407,19 @@ def fast_pass(chunks, params, model, shift: np.ndarray, dtype, n_worst: int, *,
                         nxt = next(blocks, None)
                         if nxt is None:
                             return
-                        i = next(counter)
+                        i = state["next_block"]
+                        state["next_block"] += 1
                     Xb, wb = nxt
-                    results[i] = block_stats(as_dtype(Xb), np.asarray(wb), W, shift, ws,
-                                             n_worst)
+                    b = block_stats(as_dtype(Xb), np.asarray(wb), W, shift, ws, n_worst)
+                    with lock:
+                        pending[i] = b
+                        while state["next_merge"] in pending:
+                            b = pending.pop(state["next_merge"])
+                            if state["acc"] is None:
+                                state["acc"] = b
+                            else:
+                                state["acc"].merge(b)
+                            state["next_merge"] += 1
             finally:
                 pool.give(ws)
 
@@ -409,12 +427,7 @@ def fast_pass(chunks, params, model, shift: np.ndarray, dtype, n_worst: int, *,
             futures = [ex.submit(worker) for _ in range(n_threads)]
             for f in futures:
                 f.result()
-        acc = None
-        for i in range(len(results)):
-            if acc is None:
-                acc = results[i]
-            else:
-                acc.merge(results[i], *tri)
+        acc = state["acc"]
     if acc is None:
         return SufficientStats.empty(k, d, full)
     return _to_stats(acc, d, full, shift, n_worst)
