@@ -217,6 +217,11 @@ def measure_rss(lib, name, cov) -> dict | None:
 # one configuration
 
 
+#: Configurations with fewer than SMALL_NK rows x components time SMALL_ITERS iterations per run.
+SMALL_NK = 10**6
+SMALL_ITERS = 20
+
+
 def executed_flops(n, d, k, cov) -> float | None:
     if cov != "full":
         return None
@@ -233,12 +238,14 @@ def run_config(name, cov, args, peak) -> dict:
     init, prec_chol, covs = common_init(X, k, cov)
     sk_t, gm_t, gm32_t = [], [], []
     agree, agree32 = 0.0, 0.0
+    # an iteration of a small configuration takes milliseconds: time more of them per run
+    n_iter = args.iters if n * k >= SMALL_NK else max(args.iters, SMALL_ITERS)
     for r in range(args.repeats):
-        t, sk_ll = sklearn_iterations(X, k, cov, init, prec_chol, covs, args.iters)
+        t, sk_ll = sklearn_iterations(X, k, cov, init, prec_chol, covs, n_iter)
         sk_t += t
-        t, gm_ll = gaussmix_iterations(X, k, cov, init, args.iters)
+        t, gm_ll = gaussmix_iterations(X, k, cov, init, n_iter)
         gm_t += t
-        t, gm32_ll = gaussmix_iterations(X32, k, cov, init, args.iters)
+        t, gm32_ll = gaussmix_iterations(X32, k, cov, init, n_iter)
         gm32_t += t
         m = min(len(sk_ll), len(gm_ll))
         agree = max(agree, float(np.max(np.abs(np.subtract(gm_ll[:m], sk_ll[:m]))
@@ -297,7 +304,9 @@ def fmt_ratio(x):
 
 
 def write_report(results, machine, peaks, load, wall, args, out: Path) -> None:
-    shared = max(load) > 0.5 * (machine["cores"] or 1)
+    # only the load before the run says whether other jobs share the machine: the benchmark
+    # itself keeps every core busy, so later samples read about the number of cores
+    shared = load[0] > 0.5 * (machine["cores"] or 1)
     lines = ["# gaussmix vs scikit-learn: EM speed, agreement and memory", ""]
     lines.append(f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']}, "
                  f"no GPU; BLAS: {machine['blas']}; Python {machine['python']}, numpy "
@@ -308,14 +317,17 @@ def write_report(results, machine, peaks, load, wall, args, out: Path) -> None:
     lines.append("")
     if shared:
         lines.append(f"**The machine was shared with other jobs during this run** (1-minute load "
-                     f"average {min(load):.1f}-{max(load):.1f} on {machine['cores']} cores): "
+                     f"average {load[0]:.1f} before it started, on {machine['cores']} cores): "
                      "absolute times are inflated and noisy; the two libraries were alternated "
                      "within the run so the ratios stay comparable.")
     else:
-        lines.append(f"Load average during the run: {min(load):.1f}-{max(load):.1f}.")
+        lines.append(f"1-minute load average before the run: {load[0]:.1f} (idle machine); "
+                     f"during it {min(load[1:] or load):.1f}-{max(load[1:] or load):.1f}, "
+                     "the benchmark's own threads.")
     lines.append("")
     lines.append(f"Command: `{args.command}` ({wall / 60:.1f} min). Median of "
-                 f"{args.repeats} alternated runs x {args.iters} timed iterations each; "
+                 f"{args.repeats} alternated runs x {args.iters} timed iterations each "
+                 f"({SMALL_ITERS} for configurations with n k < {SMALL_NK:.0e}); "
                  "tol=0, same data, same initial parameters.")
     lines.append("")
     lines.append("## Seconds per EM iteration")
