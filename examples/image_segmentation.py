@@ -7,28 +7,14 @@ position features. Saves image_segmentation.png.
 
 Run from the repository root: ``PYTHONPATH=src python examples/image_segmentation.py``.
 """
-import argparse
-import os
-from pathlib import Path
+from _helpers import parse_args, plt
+from skimage import data
+from sklearn.datasets import load_sample_image
 
-import matplotlib
+from gaussmix.image import segment
+from gaussmix.plotting import plot_criteria, plot_segmentation, plot_uncertainty
 
-matplotlib.use(os.environ.get("MPLBACKEND", "Agg"))
-import matplotlib.pyplot as plt  # noqa: E402
-from skimage import data  # noqa: E402
-from sklearn.datasets import load_sample_image  # noqa: E402
-
-from gaussmix.image import segment  # noqa: E402
-from gaussmix.plotting import plot_criteria, plot_segmentation, plot_uncertainty  # noqa: E402
-
-ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-ap.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "output",
-                help="directory for the figure (created if missing)")
-ap.add_argument("--quick", action="store_true",
-                default=os.environ.get("GAUSSMIX_EXAMPLES_QUICK", "") not in ("", "0"),
-                help="smaller images, for smoke tests")
-args = ap.parse_args()
-args.output.mkdir(parents=True, exist_ok=True)
+args = parse_args(__doc__.splitlines()[0])
 step = 4 if args.quick else 1
 
 photo = load_sample_image("china.jpg")[::step, ::step]

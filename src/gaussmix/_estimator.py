@@ -248,6 +248,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             lambda p: e_pass(source, p, model, shift, dtype), init_fn, model,
             n_init=self.n_init, reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
             warm=warm, verbose=self.verbose, verbose_interval=self.verbose_interval)
+        self._store_result(result, model)
+        return X
+
+    def _store_result(self, result: EMResult, model) -> None:
+        """Fitted attributes from an engine result, warning when it did not converge."""
         if not result.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
@@ -258,7 +263,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = int(result.n_iter)
         self.lower_bound_ = float(result.lower_bound)
         self.lower_bounds_ = [float(v) for v in result.lower_bounds]
-        return X
 
     def _set_fitted(self, params: Params, model) -> None:
         self.weights_ = params.weights

@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from . import covariance
@@ -214,16 +212,7 @@ def scan(source: ChunkSource, k: int, rng, coreset_size: int = INIT_CORESET_SIZE
 
 def store_result(est, result: EMResult, model, n_features: int) -> None:
     """Set the fitted attributes of ``est`` from an engine result (as ``GaussianMixture._fit``)."""
-    if not result.converged and est.max_iter > 0:
-        warnings.warn(
-            "Best performing initialization did not converge. Try different init "
-            "parameters, or increase max_iter, tol, or check for degenerate data.",
-            ConvergenceWarning)
-    est._set_fitted(result.params, model)
-    est.converged_ = bool(result.converged)
-    est.n_iter_ = int(result.n_iter)
-    est.lower_bound_ = float(result.lower_bound)
-    est.lower_bounds_ = [float(v) for v in result.lower_bounds]
+    est._store_result(result, model)
     est.n_features_in_ = int(n_features)
     if hasattr(est, "feature_names_in_"):
         del est.feature_names_in_

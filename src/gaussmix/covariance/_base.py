@@ -134,3 +134,21 @@ def _check_spd(mats: np.ndarray, name: str) -> None:
             raise ValueError(f"'{name}' must be symmetric; matrix {j} is not.")
         if np.linalg.eigvalsh(m).min() <= 0.0:
             raise ValueError(f"'{name}' must be positive definite; matrix {j} is not.")
+
+
+class ElementwisePrecision:
+    """Models whose precision Cholesky is stored as standard-deviation reciprocals (diag, spherical).
+
+    The precision is then the square of the stored factor, elementwise, and the covariance its
+    reciprocal.
+    """
+
+    def precisions(self, prec_chol):
+        return prec_chol ** 2
+
+    def covariances_from_precision_cholesky(self, prec_chol):
+        return 1.0 / prec_chol ** 2
+
+    def precision_cholesky_from_precisions(self, precisions):
+        return np.sqrt(precisions)
+

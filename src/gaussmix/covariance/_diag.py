@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import LOG_2PI
-from ._base import CovarianceModel, _check_shape
+from ._base import CovarianceModel, ElementwisePrecision, _check_shape
 
 
-class DiagCovariance(CovarianceModel):
+class DiagCovariance(ElementwisePrecision, CovarianceModel):
     name = "diag"
     full_scatter = False
 
@@ -24,15 +24,6 @@ class DiagCovariance(CovarianceModel):
         bad = [int(j) for j in np.flatnonzero(~np.all(cov > 0, axis=1))]
         safe = np.where(cov > 0, cov, 1.0)
         return 1.0 / np.sqrt(safe), bad
-
-    def precisions(self, prec_chol):
-        return prec_chol ** 2
-
-    def covariances_from_precision_cholesky(self, prec_chol):
-        return 1.0 / prec_chol ** 2
-
-    def precision_cholesky_from_precisions(self, precisions):
-        return np.sqrt(precisions)
 
     def log_det_cholesky(self, prec_chol, d):
         return np.log(prec_chol).sum(axis=1)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import LOG_2PI
-from ._base import CovarianceModel, _check_shape
+from ._base import CovarianceModel, ElementwisePrecision, _check_shape
 
 
-class SphericalCovariance(CovarianceModel):
+class SphericalCovariance(ElementwisePrecision, CovarianceModel):
     name = "spherical"
     full_scatter = False
 
@@ -23,15 +23,6 @@ class SphericalCovariance(CovarianceModel):
     def precision_cholesky(self, cov):
         bad = [int(j) for j in np.flatnonzero(~(cov > 0))]
         return 1.0 / np.sqrt(np.where(cov > 0, cov, 1.0)), bad
-
-    def precisions(self, prec_chol):
-        return prec_chol ** 2
-
-    def covariances_from_precision_cholesky(self, prec_chol):
-        return 1.0 / prec_chol ** 2
-
-    def precision_cholesky_from_precisions(self, precisions):
-        return np.sqrt(precisions)
 
     def log_det_cholesky(self, prec_chol, d):
         return d * np.log(prec_chol)
