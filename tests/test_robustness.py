@@ -175,7 +175,7 @@ def test_degenerate_warning_is_public():
     assert issubclass(gaussmix.DegenerateComponentWarning, UserWarning)
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("covariance_type", NAMES)
 def test_point_with_zero_density_everywhere(covariance_type):
     # (x - mu)^2 overflows: the density is 0 under every component. The log-density is -inf
     # (not a clamped finite value ranking it above merely distant points) and the

@@ -1,13 +1,12 @@
 """``gaussmix anomalies DATA``: flag the rows of DATA with a low density under a mixture."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import numpy as np
 
-from ._data import CLIError, load_data, load_model, load_weights, write_table
+from ._data import CLIError, command_parser, load_data, load_model, load_weights, write_table
 
 NAME = "anomalies"
 HELP = "flag low-density rows of DATA as anomalies"
@@ -29,8 +28,7 @@ Exit codes: 0 success, 1 runtime failure, 2 bad input.
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("data", metavar="DATA", help="CSV file (header optional), .npy file, or - for stdin")
     src = p.add_mutually_exclusive_group()
     src.add_argument("-k", "--n-components", default=None, metavar="K",

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import os
@@ -184,6 +185,12 @@ def load_weights(path: str, n_samples: int) -> np.ndarray:
     if len(w) != n_samples:
         raise CLIError(f"{path}: has {len(w)} weights but the data has {n_samples} rows.")
     return w
+
+
+def command_parser(subparsers, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+    """The sub-parser of one command: its one-line help, and an epilog of examples kept as typed."""
+    return subparsers.add_parser(name, help=help, description=help + ".", epilog=epilog,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def add_output_option(parser, what: str) -> None:

@@ -7,8 +7,6 @@ match the three species (adjusted Rand index), and the fit time next to
 """
 from __future__ import annotations
 
-import argparse
-
 import json
 import sys
 import time
@@ -16,6 +14,7 @@ import time
 import numpy as np
 
 from .._estimator import GaussianMixture
+from ._data import command_parser
 
 NAME = "demo"
 HELP = "fit 3 components to the iris data and compare with scikit-learn"
@@ -30,8 +29,7 @@ Exit codes: 0 success, 1 runtime failure.
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=3,
                    help="fits per library; the fastest time is reported (default: %(default)s)")

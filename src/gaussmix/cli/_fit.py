@@ -1,8 +1,6 @@
 """``gaussmix fit DATA -k K -o MODEL``: fit a mixture and save it."""
 from __future__ import annotations
 
-import argparse
-
 import json
 import sys
 import time
@@ -13,7 +11,7 @@ from .. import covariance
 from .._engine import progress
 from .._estimator import GaussianMixture
 from .._typing import INIT_PARAMS
-from ._data import CLIError, load_data, load_weights
+from ._data import CLIError, command_parser, load_data, load_weights
 from ._progress import ProgressLine
 
 NAME = "fit"
@@ -36,8 +34,7 @@ _DEFAULTS = GaussianMixture().get_params()
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("data", metavar="DATA", help="CSV file (header optional), .npy file, or - for stdin")
     p.add_argument("-k", "--n-components", type=int, default=_DEFAULTS["n_components"],
                    metavar="K", help="number of components (default: %(default)s)")

@@ -1,14 +1,12 @@
 """``gaussmix info MODEL``: what a model file holds."""
 from __future__ import annotations
 
-import argparse
-
 import json
 import sys
 
 import numpy as np
 
-from ._data import feature_columns, load_model
+from ._data import command_parser, feature_columns, load_model
 
 NAME = "info"
 HELP = "describe a model file"
@@ -24,8 +22,7 @@ Exit codes: 0 success, 1 runtime failure, 2 bad input (e.g. a corrupt model file
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("model", metavar="MODEL", help="model file written by 'gaussmix fit'")
     p.add_argument("--json", action="store_true",
                    help="print everything, covariances included, as JSON")

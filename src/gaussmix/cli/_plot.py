@@ -1,13 +1,12 @@
 """``gaussmix plot MODEL [DATA] -o FIG``: draw a fitted mixture (needs matplotlib)."""
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 import numpy as np
 
-from ._data import CLIError, load_data, load_model
+from ._data import CLIError, command_parser, load_data, load_model
 
 NAME = "plot"
 HELP = "draw a fitted mixture (ellipses, density, uncertainty, pairs, convergence)"
@@ -35,8 +34,7 @@ mixture on them).
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("model", metavar="MODEL", help="model file written by 'gaussmix fit'")
     p.add_argument("data", metavar="DATA", nargs="?",
                    help="CSV file (header optional) or .npy file with the model's features")

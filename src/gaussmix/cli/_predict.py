@@ -1,9 +1,7 @@
 """``gaussmix predict MODEL DATA [--proba]``: component labels or probabilities."""
 from __future__ import annotations
 
-import argparse
-
-from ._data import add_output_option, load_data, load_model, write_table
+from ._data import add_output_option, command_parser, load_data, load_model, write_table
 
 NAME = "predict"
 HELP = "assign each row of DATA to its most likely component"
@@ -18,8 +16,7 @@ Exit codes: 0 success, 1 runtime failure, 2 bad input (e.g. a different number o
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("model", metavar="MODEL", help="model file written by 'gaussmix fit'")
     p.add_argument("data", metavar="DATA", help="CSV file, .npy file, or - for stdin")
     p.add_argument("--proba", action="store_true",

@@ -5,7 +5,7 @@ import argparse
 
 import numpy as np
 
-from ._data import add_output_option, feature_columns, load_model, write_table
+from ._data import add_output_option, command_parser, feature_columns, load_model, write_table
 
 NAME = "sample"
 HELP = "draw N random rows from MODEL"
@@ -30,8 +30,7 @@ def _positive(s):
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("model", metavar="MODEL", help="model file written by 'gaussmix fit'")
     p.add_argument("-n", "--n-samples", type=_positive, default=1, metavar="N",
                    help="number of rows (default: %(default)s)")

@@ -1,14 +1,12 @@
 """``gaussmix score MODEL DATA``: log-likelihood, BIC and AIC of DATA under a model."""
 from __future__ import annotations
 
-import argparse
-
 import json
 import sys
 
 import numpy as np
 
-from ._data import CLIError, load_data, load_model, load_weights, write_table
+from ._data import CLIError, command_parser, load_data, load_model, load_weights, write_table
 
 NAME = "score"
 HELP = "mean log-likelihood, BIC and AIC of DATA under MODEL"
@@ -24,8 +22,7 @@ Exit codes: 0 success, 1 runtime failure, 2 bad input.
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("model", metavar="MODEL", help="model file written by 'gaussmix fit'")
     p.add_argument("data", metavar="DATA", help="CSV file, .npy file, or - for stdin")
     p.add_argument("--sample-weight", metavar="FILE",

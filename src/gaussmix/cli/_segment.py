@@ -1,7 +1,6 @@
 """``gaussmix segment IN -k K -o OUT``: segment an image with a Gaussian mixture."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -9,7 +8,7 @@ import time
 
 import numpy as np
 
-from ._data import CLIError
+from ._data import CLIError, command_parser
 
 NAME = "segment"
 HELP = "segment an image into K regions with a Gaussian mixture over pixel colours"
@@ -29,8 +28,7 @@ mean colour of its segment, or with --overlay the segments drawn over the image.
 
 def add_parser(subparsers):
     from ..image import COLORSPACES
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("input", metavar="IN", help="image file (PNG, JPEG, TIFF, ...) or .npy array")
     p.add_argument("-k", "--n-components", required=True, metavar="K",
                    help="number of segments: N, A:B, bic, aic or icl")

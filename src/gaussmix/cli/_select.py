@@ -1,12 +1,11 @@
 """``gaussmix select DATA``: fit a grid of mixtures and rank them by BIC, AIC, ICL or held-out fit."""
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 
-from ._data import CLIError, load_data, load_weights
+from ._data import CLIError, command_parser, load_data, load_weights
 
 NAME = "select"
 HELP = "choose the number of components and covariance type for DATA"
@@ -54,8 +53,7 @@ def parse_covariances(text: str) -> list[str]:
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser(NAME, help=HELP, description=HELP + ".", epilog=_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("data", metavar="DATA", help="CSV file (header optional), .npy file, or - for stdin")
     p.add_argument("-k", "--n-components", default="1:10", metavar="K",
                    help="numbers of components: N, A:B or a list (default: %(default)s)")
