@@ -178,3 +178,89 @@ def test_bad_data(rng):
         coreset.build(X[:50], 10, n_clusters=2, sample_weight=np.ones(49))
     with pytest.raises(ValueError, match="coreset_size"):
         GaussianMixture(2).fit(rng.normal(size=(100, 2)), coreset_size=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the large-input path: seeds from a subsample, two blocked passes, sampling block by block
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nearest_block_matches_brute_force(rng, dtype):
+    from gaussmix._kmeans import centre_terms, nearest_block
+
+    X = (rng.normal(size=(5000, 3)) * 4 + 100).astype(dtype)
+    C = X[rng.choice(5000, 11, replace=False)].astype(np.float64)
+    full = ((X.astype(np.float64)[:, None, :] - C[None]) ** 2).sum(-1)
+    shift = C.mean(axis=0)
+    M, c_sq = centre_terms(C, shift, dtype)
+    labels, dist = np.empty(5000, np.int32), np.empty(5000)
+    nearest_block(X, M, c_sq, shift.astype(dtype), labels, dist)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(dist, full.min(axis=1), rtol=tol, atol=tol * full.mean())
+    assert np.all(full[np.arange(5000), labels] <= full.min(axis=1) * (1 + tol) + tol)
+    # the packed variant (float32 only): the label's centre is nearest to a relative 2^-19
+    nearest_block(X, M, c_sq, shift.astype(dtype), labels, dist, exact=False)
+    np.testing.assert_allclose(dist, full.min(axis=1), rtol=1e-5, atol=1e-5 * full.mean())
+    assert np.all(full[np.arange(5000), labels] <= full.min(axis=1) * (1 + 1e-5) + 1e-5)
+
+
+def big_unbalanced(rng, n=300_000):
+    X, y = unbalanced(rng, n=n, d=3)
+    return X.astype(np.float32), y
+
+
+def test_large_input_total_weight_and_small_cluster(rng):
+    X, y = big_unbalanced(rng)
+    assert len(X) > 4 * coreset._seed_sample_size(3)  # seeds come from a subsample
+    small = X[y == 2].mean(axis=0)
+    totals, hits = [], 0
+    for seed in range(8):
+        P, W = coreset.build(X, 1000, n_clusters=3, random_state=seed)
+        assert len(P) <= 1000 and P.dtype == np.float32
+        totals.append(W.sum())
+        hits += np.any(np.linalg.norm(P - small, axis=1) < 4)
+    assert np.mean(totals) == pytest.approx(len(X), rel=0.03)
+    assert hits == 8
+    # weighted input on the same path: the total weight is estimated without bias
+    w = rng.uniform(0.0, 2.0, size=len(X))
+    totals = [coreset.build(X, 1000, n_clusters=3, sample_weight=w, random_state=s)[1].sum()
+              for s in range(8)]
+    assert np.mean(totals) == pytest.approx(w.sum(), rel=0.03)
+
+
+def test_large_input_result_does_not_depend_on_threads_or_caching(rng, monkeypatch):
+    X, _ = big_unbalanced(rng)
+    monkeypatch.setenv("GAUSSMIX_NUM_THREADS", "2")
+    P1, W1 = coreset.build(X, 500, n_clusters=3, random_state=7)
+    monkeypatch.setenv("GAUSSMIX_NUM_THREADS", "1")
+    P2, W2 = coreset.build(X, 500, n_clusters=3, random_state=7)
+    monkeypatch.setattr(coreset, "_KEEP_BYTES", 0)  # recompute distances in the second pass
+    P3, W3 = coreset.build(X, 500, n_clusters=3, random_state=7)
+    for P, W in ((P2, W2), (P3, W3)):
+        np.testing.assert_array_equal(P, P1)
+        np.testing.assert_array_equal(W, W1)
+
+
+def test_large_input_bad_rows_are_named(rng):
+    X, _ = big_unbalanced(rng)
+    X[250_001, 2] = np.inf
+    with pytest.raises(ValueError, match="row 250001"):
+        coreset.build(X, 500, n_clusters=3, random_state=0)
+
+
+def test_block_sampler_distribution_and_zero_rows():
+    p = np.zeros(100_000)
+    p[[5, 40_000, 99_999]] = [1.0, 2.0, 7.0]
+    rows, counts = coreset._draw(p, 20_000, np.random.RandomState(0))
+    assert rows.tolist() == [5, 40_000, 99_999]
+    np.testing.assert_allclose(counts / 20_000, [0.1, 0.2, 0.7], atol=0.015)
+
+
+def test_uniform_without_replacement_is_a_uniform_subset():
+    freq = np.zeros(1000)
+    for seed in range(400):
+        idx = coreset._without_replacement(1000, 50, np.random.RandomState(seed))
+        assert len(idx) == 50 and len(np.unique(idx)) == 50 and np.all(np.diff(idx) > 0)
+        freq[idx] += 1
+    # each row is drawn with probability 50/1000: 20 times in 400 subsets on average
+    assert abs(freq.mean() - 20) < 1e-9 and freq.std() < 2 * np.sqrt(20)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+import threading
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -197,6 +198,25 @@ def d2_seeding(X: np.ndarray, w: np.ndarray, n_seeds: int, rng, *, check: str | 
     return np.asarray(centres), labels, dist
 
 
+def sensitivity_terms(mass: np.ndarray, cost: np.ndarray, n_clusters: int
+                      ) -> tuple[np.ndarray, float]:
+    """``(a, b)`` with sensitivity ``s(x) = a[b(x)] + b d(x, B)^2`` from per-centre sums.
+
+    ``mass`` and ``cost`` are each centre's weight and weighted squared distance sums (see the
+    module docstring for the bound; Lucic et al. 2018, Algorithm 2, with weights).
+    """
+    W = float(mass.sum())
+    total_cost = float(cost.sum())
+    mean_cost = total_cost / W
+    alpha = 16.0 * (math.log(max(n_clusters, 1)) + 2.0)
+    safe_mass = np.maximum(mass, np.finfo(np.float64).tiny)
+    a = 4.0 * W / safe_mass
+    if mean_cost <= 0:
+        return a, 0.0
+    a += (2.0 * alpha / mean_cost) * (cost / safe_mass)
+    return a, alpha / mean_cost
+
+
 def sensitivities(w: np.ndarray, labels: np.ndarray, dist: np.ndarray, n_clusters: int
                   ) -> np.ndarray:
     """Sensitivity upper bounds (n,) per unit weight from a bicriteria solution.
@@ -206,18 +226,10 @@ def sensitivities(w: np.ndarray, labels: np.ndarray, dist: np.ndarray, n_cluster
     """
     w = np.asarray(w, dtype=np.float64)
     m = int(labels.max()) + 1 if len(labels) else 1
-    W = float(w.sum())
-    wd = w * dist
     mass = np.bincount(labels, weights=w, minlength=m)
-    cost = np.bincount(labels, weights=wd, minlength=m)
-    mean_cost = float(wd.sum()) / W
-    alpha = 16.0 * (math.log(max(n_clusters, 1)) + 2.0)
-    safe_mass = np.maximum(mass, np.finfo(np.float64).tiny)
-    s = 4.0 * W / safe_mass[labels]
-    if mean_cost > 0:
-        s += alpha * dist / mean_cost
-        s += (2.0 * alpha / mean_cost) * (cost / safe_mass)[labels]
-    return s
+    cost = np.bincount(labels, weights=w * dist, minlength=m)
+    a, b = sensitivity_terms(mass, cost, n_clusters)
+    return a[labels] + b * dist
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,13 +241,42 @@ def _gather(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.array(X[idx], copy=True)
 
 
+#: Rows per block of the sampling and assignment passes (a block's workspace stays in cache).
+_PASS_BLOCK = 1 << 15
+
+
+def _inverse_cdf(p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Indices drawn with probability ``p_i / sum(p)``, one per uniform ``u`` in [0, 1).
+
+    A row with ``p_i = 0`` is never returned (a draw rounded onto the end steps back to the
+    last row with mass).
+    """
+    cum = np.cumsum(p)
+    idx = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), len(p) - 1)
+    zero = p[idx] <= 0
+    if zero.any():
+        idx[zero] = np.flatnonzero(p > 0)[-1]
+    return idx
+
+
+def _draw(p: np.ndarray, size: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` i.i.d. draws of indices with probability ``p_i / sum(p)``: (sorted rows, counts).
+
+    The draws are split between blocks of rows by one multinomial on the block sums, then drawn
+    within each block by inverse CDF, so no cumulative sum of all ``n`` values is formed.
+    """
+    starts = np.arange(0, len(p), _PASS_BLOCK)
+    sums = np.add.reduceat(p, starts)
+    per_block = rng.multinomial(size, sums / sums.sum())
+    rows = [s + _inverse_cdf(p[s:s + _PASS_BLOCK], rng.uniform(size=per_block[b]))
+            for b, s in enumerate(starts) if per_block[b]]
+    return np.unique(np.concatenate(rows), return_counts=True)
+
+
 def _sample(X, w, prob, size, rng) -> tuple[np.ndarray, np.ndarray]:
     """``size`` draws with probabilities ``prob``; weight ``w / (size prob)`` per draw, merged."""
-    cum = np.cumsum(prob)
-    u = rng.uniform(size=size) * cum[-1]
-    draws = np.minimum(np.searchsorted(cum, u, side="right"), len(prob) - 1)
-    idx, counts = np.unique(draws, return_counts=True)
-    p = prob[idx] / cum[-1]
+    idx, counts = _draw(prob, size, rng)
+    p = prob[idx] / float(prob.sum())
     weights = counts * w[idx] / (size * p)
     return _gather(X, idx), weights
 
@@ -243,6 +284,167 @@ def _sample(X, w, prob, size, rng) -> tuple[np.ndarray, np.ndarray]:
 def _exact(X, w) -> tuple[np.ndarray, np.ndarray]:
     keep = np.flatnonzero(w > 0)
     return _gather(X, keep), w[keep].astype(np.float64)
+
+
+def _without_replacement(n: int, size: int, rng) -> np.ndarray:
+    """A uniformly random subset of ``size`` of ``range(n)``, sorted.
+
+    Draws with replacement and keeps the first occurrence of each row in draw order (sequential
+    sampling without replacement), which costs O(size) instead of a permutation of ``n``.
+    """
+    if 4 * size > n:
+        return np.sort(rng.permutation(n)[:size])
+    seen = np.empty(0, dtype=np.int64)
+    while True:
+        cand = np.concatenate([seen, rng.randint(0, n, size=size + size // 8 + 16)])
+        uniq, first = np.unique(cand, return_index=True)
+        seen = cand[np.sort(first)]
+        if len(seen) >= size:
+            return np.sort(seen[:size])
+
+
+def _seed_sample_size(n_seeds: int) -> int:
+    """Rows of the subsample the bicriteria seeds are drawn from on large inputs."""
+    return max(1 << 16, 256 * n_seeds)
+
+
+def _stratified(w: np.ndarray | None, n: int, m: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` stratified draws by weight (one uniform per stratum): (sorted rows, counts)."""
+    u = (np.arange(m) + rng.uniform(size=m)) / m
+    if w is None:
+        pos = np.minimum((u * n).astype(np.int64), n - 1)
+    else:
+        cum = np.cumsum(w)
+        pos = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), n - 1)
+    return np.unique(pos, return_counts=True)
+
+
+_scratch = threading.local()
+
+
+#: Largest per-row cache (labels and distances) that :class:`_Nearest` keeps between passes.
+_KEEP_BYTES = 1 << 30
+
+
+class _Nearest:
+    """Nearest seed and squared distance to it for block ``b`` of the rows of ``X``.
+
+    The first computation of a block checks it for NaN/inf. When the labels (int16/int32) and
+    float32 distances of all rows fit in ``_KEEP_BYTES`` they are kept for the next pass;
+    otherwise a later pass recomputes them (one matrix product per block), so that the memory
+    of :func:`build` does not grow with ``n`` (a memory-mapped ``X`` larger than memory works).
+    """
+
+    def __init__(self, X: np.ndarray, centres: np.ndarray):
+        from ._kmeans import centre_terms
+
+        self.X = X
+        self.n, self.k = X.shape[0], len(centres)
+        shift = centres.mean(axis=0)
+        self.M, self.c_sq = centre_terms(centres, shift, X.dtype)
+        self.shift = shift.astype(X.dtype)
+        self.n_blocks = -(-self.n // _PASS_BLOCK)
+        ltype = np.int16 if self.k < 2**15 else np.int32
+        if self.n * (np.dtype(ltype).itemsize + 4) <= _KEEP_BYTES:
+            self.kept = (np.empty(self.n, ltype), np.empty(self.n, np.float32))
+        else:
+            self.kept = None
+        self.done = np.zeros(self.n_blocks, dtype=bool)
+
+    def __call__(self, b: int, check: bool = False):
+        """``(start, labels, dist)`` of block ``b`` (int32 and float64 arrays of scratch)."""
+        from ._kmeans import nearest_block
+
+        s = b * _PASS_BLOCK
+        e = min(s + _PASS_BLOCK, self.n)
+        buf = getattr(_scratch, "buf", None)
+        if buf is None:
+            buf = _scratch.buf = (np.empty(_PASS_BLOCK, np.int32), np.empty(_PASS_BLOCK))
+        labels, dist = buf[0][:e - s], buf[1][:e - s]
+        if self.kept is not None and self.done[b]:
+            labels[...] = self.kept[0][s:e]
+            dist[...] = self.kept[1][s:e]
+            return s, labels, dist
+        Xb = np.asarray(self.X[s:e])
+        nearest_block(Xb, self.M, self.c_sq, self.shift, labels, dist, exact=False)
+        if check and not np.isfinite(dist).all():
+            _check_finite_chunk(Xb, s, "X")
+            raise ValueError(f"X rows {s}..{e - 1} are too large: their squared distances "
+                             f"overflow {self.X.dtype}; rescale the data.")
+        if self.kept is not None:
+            self.kept[0][s:e] = labels
+            self.kept[1][s:e] = dist
+            dist[...] = self.kept[1][s:e]  # the same (rounded) values in every pass
+            self.done[b] = True
+        return s, labels, dist
+
+    def map(self, fn, blocks) -> None:
+        from ._fast import default_n_threads, thread_map
+
+        thread_map(fn, blocks, n_threads=default_n_threads() if self.n_blocks > 4 else 1)
+
+
+def _seeds(X, w, n_seeds: int, n_pos: int, unit: bool, rng) -> np.ndarray:
+    """Seeds (n_seeds, d) of the bicriteria solution by weighted D² sampling.
+
+    Up to ``4 m`` positive-weight rows (``m`` from :func:`_seed_sample_size`) they are drawn
+    from all rows (``n_seeds`` passes over ``X``); above, from a stratified weighted subsample
+    of ``m`` rows. Any set of centres gives valid sensitivity upper bounds; seeds from the
+    subsample only make them slightly looser, and the construction then reads ``X`` twice in
+    all, whatever ``n_seeds``.
+    """
+    m = _seed_sample_size(n_seeds)
+    if n_pos <= 4 * m:
+        return d2_seeding(X, w, n_seeds, rng, check="X")[0]
+    rows, counts = _stratified(None if unit else w, X.shape[0], m, rng)
+    Xs = _gather(X, rows)
+    if not np.isfinite(Xs).all():  # find and name the first bad rows in X
+        for s in range(0, X.shape[0], _CHUNK):
+            _check_finite_chunk(np.asarray(X[s:s + _CHUNK]), s, "X")
+    return d2_seeding(Xs, counts.astype(np.float64), n_seeds, rng)[0]
+
+
+def _sensitivity_sample(X, w, centres, size: int, n_clusters: int, unit: bool, rng):
+    """Two passes over ``X``: per-seed weight and cost sums, then ``size`` draws ∝ ``w s``.
+
+    The first pass gives each block's per-seed sums, hence the sensitivity terms and every
+    block's total probability; one multinomial splits the draws between blocks, and the second
+    pass recomputes the distances of the blocks that received draws and draws within them by
+    inverse CDF. The uniforms are drawn beforehand in block order and partial sums are added in
+    block order, so the result does not depend on the thread schedule.
+    """
+    near = _Nearest(X, centres)
+    k, nb = near.k, near.n_blocks
+    mass, cost = np.zeros((nb, k)), np.zeros((nb, k))
+
+    def first(b):
+        s, lab, d = near(b, check=True)
+        wb = None if unit else w[s:s + len(lab)]
+        mass[b] = np.bincount(lab, weights=wb, minlength=k)
+        cost[b] = np.bincount(lab, weights=d if unit else wb * d, minlength=k)
+
+    near.map(first, range(nb))
+    a, beta = sensitivity_terms(mass.sum(axis=0), cost.sum(axis=0), n_clusters)
+    block_total = mass @ a + beta * cost.sum(axis=1)
+    total = float(block_total.sum())
+    per_block = rng.multinomial(size, block_total / total)
+    blocks = np.flatnonzero(per_block)
+    uniforms = [rng.uniform(size=per_block[b]) for b in blocks]
+    rows, probs = [None] * len(blocks), [None] * len(blocks)
+
+    def second(j):
+        s, lab, d = near(blocks[j])
+        p = a[lab] + beta * d
+        if not unit:
+            p *= w[s:s + len(lab)]
+        local = _inverse_cdf(p, uniforms[j])
+        rows[j], probs[j] = s + local, p[local] / total
+
+    near.map(second, range(len(blocks)))
+    rows, probs = np.concatenate(rows), np.concatenate(probs)
+    idx, first_at, counts = np.unique(rows, return_index=True, return_counts=True)
+    weights = counts * w[idx] / (size * probs[first_at])
+    return _gather(X, idx), weights
 
 
 def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds=None):
@@ -273,8 +475,11 @@ def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds
     Notes
     -----
     Approximate, not exact: the coreset fit's log-likelihood on the full data approaches the
-    full fit's as ``size`` grows. Construction costs ``n_seeds`` passes over ``X`` plus one
-    draw; memory is O(n_samples) floats besides ``X``.
+    full fit's as ``size`` grows. Construction costs two passes over ``X`` on large inputs
+    (the seeds come from a subsample of ``max(65536, 256 n_seeds)`` rows, see
+    :func:`_seeds`; ``n_seeds`` more passes on small ones); besides ``X`` and the result, memory
+    does not grow with ``n_samples`` on large inputs (a memory-mapped ``X`` is never loaded
+    whole).
 
     References
     ----------
@@ -302,9 +507,9 @@ def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds
         for s in range(0, n, _CHUNK):
             _check_finite_chunk(np.asarray(X[s:s + _CHUNK]), s, "X")
         return _exact(X, w)
-    _, labels, dist = d2_seeding(X, w, min(n_seeds, n_pos), rng, check="X")
-    s = sensitivities(w, labels, dist, n_clusters)
-    return _sample(X, w, w * s, size, rng)
+    unit = sample_weight is None
+    centres = _seeds(X, w, min(n_seeds, n_pos), n_pos, unit, rng)
+    return _sensitivity_sample(X, w, centres, size, n_clusters, unit, rng)
 
 
 def uniform(X, size, *, sample_weight=None, random_state=None):
@@ -342,7 +547,7 @@ def uniform(X, size, *, sample_weight=None, random_state=None):
     if int(np.count_nonzero(w)) <= size:
         return _exact(X, w)
     if sample_weight is None:
-        idx = np.sort(rng.choice(n, size=size, replace=False))
+        idx = _without_replacement(n, size, rng)
         points = _gather(X, idx)
         _check_finite_chunk(points, 0, "the uniform sample of X")
         return points, np.full(size, n / size)
