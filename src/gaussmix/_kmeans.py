@@ -26,6 +26,20 @@ def _weighted_pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(idx, len(cum) - 1)
 
 
+def stratified_sample(w: np.ndarray | None, n: int, m: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` stratified draws of rows by weight, one uniform per stratum: (sorted rows, counts).
+
+    Inverse CDF of the cumulative weights (``w=None``: all weights equal) at ``(i + u_i) / m``,
+    so a zero weight never draws a row and an integer weight draws like repeated rows.
+    """
+    u = (np.arange(m) + rng.uniform(size=m)) / m
+    if w is None:
+        pos = np.minimum((u * n).astype(np.int64), n - 1)
+    else:
+        pos = _weighted_pick(np.cumsum(w, dtype=np.float64), u)
+    return np.unique(pos, return_counts=True)
+
+
 def kmeans_plusplus(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
                     n_local_trials: int | None = None) -> np.ndarray:
     """Greedy weighted k-means++ seeding (Arthur & Vassilvitskii 2007).
@@ -227,9 +241,7 @@ def kmeans(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
     if sample_size == "auto":
         sample_size = subsample_size(int(np.count_nonzero(w)), k)
     if sample_size is not None and sample_size < n:
-        cum_w = np.cumsum(w, dtype=np.float64)
-        u = (np.arange(sample_size) + rng.uniform(size=sample_size)) / sample_size
-        rows, counts = np.unique(_weighted_pick(cum_w, u), return_counts=True)
+        rows, counts = stratified_sample(w, n, sample_size, rng)
         Xs, ws = X[rows], counts.astype(np.float64)
         C = Xs[kmeans_plusplus(Xs, k, ws, rng)].astype(np.float64)
         C = _lloyd(Xs, C, ws, max_iter, tol_abs, mean)

@@ -42,6 +42,7 @@ import threading
 import numpy as np
 from sklearn.utils import check_random_state
 
+from ._kmeans import stratified_sample
 from ._validation import check_sample_weight
 
 __all__ = ["build", "uniform", "StreamingCoreset"]
@@ -297,7 +298,7 @@ def _without_replacement(n: int, size: int, rng) -> np.ndarray:
     seen = np.empty(0, dtype=np.int64)
     while True:
         cand = np.concatenate([seen, rng.randint(0, n, size=size + size // 8 + 16)])
-        uniq, first = np.unique(cand, return_index=True)
+        _, first = np.unique(cand, return_index=True)
         seen = cand[np.sort(first)]
         if len(seen) >= size:
             return np.sort(seen[:size])
@@ -306,17 +307,6 @@ def _without_replacement(n: int, size: int, rng) -> np.ndarray:
 def _seed_sample_size(n_seeds: int) -> int:
     """Rows of the subsample the bicriteria seeds are drawn from on large inputs."""
     return max(1 << 16, 256 * n_seeds)
-
-
-def _stratified(w: np.ndarray | None, n: int, m: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """``m`` stratified draws by weight (one uniform per stratum): (sorted rows, counts)."""
-    u = (np.arange(m) + rng.uniform(size=m)) / m
-    if w is None:
-        pos = np.minimum((u * n).astype(np.int64), n - 1)
-    else:
-        cum = np.cumsum(w)
-        pos = np.minimum(np.searchsorted(cum, u * cum[-1], side="right"), n - 1)
-    return np.unique(pos, return_counts=True)
 
 
 _scratch = threading.local()
@@ -396,7 +386,7 @@ def _seeds(X, w, n_seeds: int, n_pos: int, unit: bool, rng) -> np.ndarray:
     m = _seed_sample_size(n_seeds)
     if n_pos <= 4 * m:
         return d2_seeding(X, w, n_seeds, rng, check="X")[0]
-    rows, counts = _stratified(None if unit else w, X.shape[0], m, rng)
+    rows, counts = stratified_sample(None if unit else w, X.shape[0], m, rng)
     Xs = _gather(X, rows)
     if not np.isfinite(Xs).all():  # find and name the first bad rows in X
         for s in range(0, X.shape[0], _CHUNK):
