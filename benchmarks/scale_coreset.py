@@ -197,11 +197,14 @@ def verdict(rows) -> list[str]:
     for data in sorted({r["data"] for r in rows}):
         rs = [r for r in rows if r["data"] == data and r["method"] == "coreset"
               and r["size"] <= 0.01 * r["n"]]
-        ok = [r for r in rs if abs(r["diff"]) <= 0.005 and np.mean(r["werr"]) <= 0.005
+        # "reaches within 0.5%": a mean held-out log-likelihood at most 0.5% below full EM's
+        # (higher is not an error), and the same-start refit within 0.5% either way
+        ok = [r for r in rs if -r["diff"] <= 0.005 and np.mean(r["werr"]) <= 0.005
               and r["speedup"] >= 20]
         lines.append(
-            f"- {data}: coreset of ≤ 1% of n within 0.5% of full EM (difference of the mean "
-            "held-out log-likelihoods, and the same-start error) at ≥ 20× less time: "
+            f"- {data}: coreset of ≤ 1% of n reaching full EM's held-out log-likelihood within "
+            "0.5% (mean over seeds at most 0.5% below full EM's mean, and same-start error ≤ "
+            "0.5%) at ≥ 20× less time: "
             + ("**met** at size " + ", ".join(f"{r['size']:,}" for r in ok) if ok
                else "**not met**") + " (" + "; ".join(
                 f"{r['size']:,}: {100 * r['diff']:+.2f}% / {100 * np.mean(r['werr']):.3f}%, "
@@ -266,8 +269,11 @@ def main(argv=None):
         "time includes building the coreset/sample. Every method's result depends on its "
         "k-means initialisation (different seeds land in different local optima, on the full "
         "data too), so the accuracy of a method is the *difference of its mean held-out "
-        "log-likelihood from full EM's mean* (relative to |full EM's mean|); the mean absolute "
-        "error of single runs against full EM's mean is shown too. The *same-start* columns "
+        "log-likelihood from full EM's mean* (relative to |full EM's mean|; positive = higher "
+        "than full EM); the mean absolute error of single runs against full EM's mean is shown "
+        "too. Full EM stops after few iterations at the default tol on large n (the change of "
+        "the mean log-likelihood per iteration falls below 1e-3 early), while fits on samples "
+        "run further, which is why samples often end above full EM. The *same-start* columns "
         "refit each sample with EM started from the full-EM solution of best training "
         "likelihood (not timed), which isolates the sample's approximation error from "
         "initialisation luck: error = |LL(full) − LL(sample)| / |LL(full)| for that start.",

@@ -103,7 +103,7 @@ def child(path, size, read_rows):
                "rss_before_kib": rss0, "peak_rss_kib": rss1, "max_stored": max_stored,
                "coreset_rows": len(P), "total_weight": float(W.sum()),
                "ll_coreset_fit": gm.score(Xte), "ll_true": true_log_likelihood(Xte),
-               "shape": list(reader.shape)}, sys.stdout)
+               "shape": list(reader.shape), "leaf": sc._leaf}, sys.stdout)
 
 
 def main(argv=None):
@@ -149,7 +149,7 @@ def main(argv=None):
         "mixture, weights spanning 1000:1), written in chunks in "
         f"{t_write:.0f} s and evicted from the page cache before reading. Streamed with "
         f"`NpyChunks(path, chunk_size={args.read_rows})` into `StreamingCoreset(size={args.size}, "
-        "n_clusters=10)` (merge and reduce, leaf 65,536 rows) in a fresh process.",
+        f"n_clusters=10)` (merge and reduce, leaf {r['leaf']:,} rows) in a fresh process.",
         "",
         "| quantity | value |",
         "|---|---|",

@@ -584,7 +584,7 @@ class StreamingCoreset:
     n_clusters : int
         Number of mixture components the coreset is meant for.
     leaf_size : int or None, default=None
-        Raw rows compressed at once; ``None`` uses ``max(2 * size, 65536)``. Larger leaves
+        Raw rows compressed at once; ``None`` uses ``max(4 * size, 262144)``. Larger leaves
         mean fewer levels (less error) and higher throughput, at ``leaf_size`` rows of memory.
     random_state : int, RandomState instance or None, default=None
 
