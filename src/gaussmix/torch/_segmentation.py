@@ -13,10 +13,19 @@ likelihood is a differentiable function of the network output):
 The network's inductive bias (the "deep image prior") favours spatially coherent labels, which
 a pixel-wise GMM lacks. An optional regulariser ``λ Σ_k ‖μ_k − m_k‖² / K`` keeps the class means
 near reference means ``m_k`` (given, or the EM means used to initialise the network).
+
+Blind-spot deepSVG (the default for ``deepSVG``). A network that sees pixel ``i`` can copy its
+value into ``p_i`` and so reproduces the noisy pixel-wise posterior. With ``blind_spot=b`` the
+network instead predicts ``p_i`` from the image with a ``b × b`` square around ``i`` hidden
+(Noise2Self-style masking, the hidden pixels zeroed and flagged in an extra input channel), so
+``p_i`` is a *contextual prior*: ``log p(x_i) = log Σ_k p_ik N(x_i | μ_k, Σ_k)`` is a genuine
+(pseudo-)likelihood. Labels are the posterior ``r_ik ∝ p_ik N(x_i | μ_k, Σ_k)``: where the
+pixel is unambiguous (low noise) its likelihood decides, where it is not the context does. The
+class parameters are the weighted M-step of the context prior ``p``, so a class must be a
+region that is predictable from its surroundings; this stops EM's habit, at high noise, of
+spending a component on splitting a homogeneous region by its noise.
 """
 from __future__ import annotations
-
-import copy
 
 import numpy as np
 import torch
@@ -33,6 +42,10 @@ from ._validation import (
     check_positive_int,
     seed_from,
 )
+
+
+# Blind-spot training: Adam steps per epoch, masking grids per step, grids per evaluation batch.
+_BS_STEPS, _BS_BATCH, _BS_EVAL_BATCH = 10, 4, 25
 
 
 def _block(cin, cout):
@@ -125,10 +138,91 @@ def _image_tensor(image, device):
     return t
 
 
-def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="full",
-                 max_epochs=200, lr=1e-4, patience=20, tol=1e-4, mean_regularization=0.0,
-                 mean_prior=None, init="em", pretrain_epochs=100, pretrain_lr=1e-2,
-                 n_init=5, reg_covar=1e-4, base_channels=16, depth=2, random_state=None, verbose=0, device=None):
+def _grid_centres(H, W, stride, offsets, device):
+    """Indicator (len(offsets), 1, H, W) of the grid ``(oy + stride·i, ox + stride·j)``."""
+    cen = torch.zeros(len(offsets), 1, H, W, device=device)
+    for b, (oy, ox) in enumerate(offsets):
+        cen[b, 0, oy::stride, ox::stride] = 1.0
+    return cen
+
+
+def _fit_blind_spot(net, x_img, K, resp0, *, block, update, covariance_type, reg_covar, lr,
+                    max_epochs, patience, tol, seed, progress):
+    """Train a contextual-prior network by blind-spot masking; return the posterior (n, K).
+
+    The hidden squares are centred on a grid of stride ``2·block`` (so each centre keeps the
+    context between squares); a random offset of that grid is drawn per image in a batch, and
+    the loss is the negative log-likelihood ``−log Σ_k p_ik N(x_i | θ_k)`` at the centres only.
+    An epoch is ``_BS_STEPS`` Adam steps on batches of ``_BS_BATCH`` offsets, followed by the
+    full pass over all offsets, which gives every pixel its prior ``p_i`` (its own square
+    hidden), the exact blind-spot loss used for early stopping, and the M-step
+    ``θ ← argmax_θ Σ_ik w_ik log N(x_i | θ_k)`` with ``w = p`` (``update="prior"``) or the
+    posterior ``w = r`` (``update="posterior"``). ``θ`` starts at the M-step of ``resp0``
+    (EM's responsibilities) or, when ``resp0`` is None, of the untrained network's prior.
+    """
+    H, W, C = x_img.shape
+    dev = x_img.device
+    x = x_img.reshape(-1, C)
+    stride = 2 * block
+    offsets = [(a, b) for a in range(min(stride, H)) for b in range(min(stride, W))]
+    image = x_img.permute(2, 0, 1)[None]
+    rng = np.random.default_rng(seed)
+
+    def log_prior(offs):
+        cen = _grid_centres(H, W, stride, offs, dev)
+        hidden = F.max_pool2d(cen, block, 1, block // 2)
+        logits = net(torch.cat([image * (1 - hidden), hidden], 1))
+        return torch.log_softmax(logits, 1), cen
+
+    def full_log_prior():
+        with torch.no_grad():
+            out = torch.zeros(K, H, W, device=dev)
+            for i in range(0, len(offsets), _BS_EVAL_BATCH):
+                lp, cen = log_prior(offsets[i:i + _BS_EVAL_BATCH])
+                out += (lp * cen).sum(0)
+        return out.reshape(K, -1).T
+
+    def component_lp(weights):
+        params = weighted_mstep(x, weights, covariance_type, reg_covar)
+        return component_log_prob(x, params["means"], covariance_type, chol=params["chol"],
+                                  log_diag=params["log_diag"]).detach()
+
+    clp = component_lp(full_log_prior().exp() if resp0 is None else resp0)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    batch = min(_BS_BATCH, len(offsets))
+    best, best_post, stale, epoch = np.inf, None, 0, 0
+    for epoch in range(1, max_epochs + 1):
+        for _ in range(_BS_STEPS):
+            picked = rng.choice(len(offsets), batch, replace=False)
+            lp, cen = log_prior([offsets[i] for i in picked])
+            lp = lp.permute(0, 2, 3, 1).reshape(batch, -1, K)
+            cen = cen.reshape(batch, -1)
+            nll = -torch.logsumexp(lp + clp, -1)
+            loss = (nll * cen).sum() / cen.sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        lp = full_log_prior()
+        joint = lp + clp
+        value = float(-torch.logsumexp(joint, 1).mean())
+        progress(epoch, value)
+        if value < best - tol:
+            best, stale = value, 0
+            best_post = torch.softmax(joint, 1)
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+        clp = component_lp(lp.exp() if update == "prior" else torch.softmax(joint, 1))
+    progress.done(epoch, "early stopping" if stale >= patience else "max_epochs reached")
+    return best_post
+
+
+def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
+                 class_update="prior", covariance_type="full", max_epochs=None, lr=None,
+                 patience=None, tol=1e-4, mean_regularization=0.0, mean_prior=None, init="em", pretrain_epochs=None,
+                 pretrain_lr=1e-2, n_init=5, reg_covar=1e-4, base_channels=16, depth=2,
+                 random_state=None, verbose=0, device=None):
     """Segment one image with a U-Net trained on the likelihood of a Gaussian mixture.
 
     Parameters
@@ -140,13 +234,36 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
     variant : {"deepSVG", "deepG"}, default="deepSVG"
         "deepSVG": the pixel probabilities are the mixing weights (spatially variant GMM);
         "deepG": a GMM with global weights, the probabilities entering through the M-step.
+    blind_spot : int or None, default=None
+        Side ``b`` (odd) of the square hidden around each pixel when the network predicts its
+        class prior (see the module notes); 0 turns the blind spot off (the network sees the
+        whole image, as in the paper). Only for "deepSVG" without mean regularisation; None
+        means 5 there and 0 otherwise. With a blind spot the labels are the posterior
+        ``r_ik ∝ p_ik N(x_i | μ_k, Σ_k)``, the class parameters are updated by the M-step of
+        ``p`` once per epoch, and the network is not pre-trained (``init="em"`` only gives
+        the initial class parameters). Choose ``b`` larger than the noise's correlation
+        length, or the network can predict the noise of a pixel from its neighbours.
+    class_update : {"prior", "posterior"}, default="prior"
+        With a blind spot: the weights of the per-epoch M-step of the class parameters.
+        "prior" (the context prior ``p``) only keeps classes that are predictable from their
+        surroundings: at high noise it stops a spare class from splitting a homogeneous
+        region by its noise, but it also lets a class of small objects (no larger than the
+        blind spot) die when the noise is moderate. "posterior" (``r``, the exact EM step
+        for the blind-spot likelihood) keeps such classes but gains less at high noise. See
+        ``benchmarks/results/torch_deep_segmentation.md`` for both.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
-    max_epochs : int, default=200
-        Gradient steps on the likelihood (one step per epoch: the whole image is one batch).
-    lr : float, default=1e-4
-        Adam learning rate of the likelihood phase.
-    patience : int, default=20
-        Stop when the loss has not improved by ``tol`` for this many epochs.
+    max_epochs : int, optional
+        Without a blind spot: gradient steps on the likelihood (one step per epoch: the whole
+        image is one batch), default 200. With one: epochs of 10 steps, each on 4 random
+        masking grids, followed by a full blind-spot pass, default 30. As with any deep image
+        prior the budget is part of the regularisation: trained much longer (~80 epochs), the
+        network starts to predict correlated noise from the context and the segmentation
+        drifts back towards the pixel-wise one.
+    lr : float, optional
+        Adam learning rate of the likelihood phase; default 1e-4, or 1e-3 with a blind spot.
+    patience : int, optional
+        Stop when the loss has not improved by ``tol`` for this many epochs; default 20, or 5
+        with a blind spot.
     tol : float, default=1e-4
     mean_regularization : float, default=0.0
         Weight ``λ`` of ``λ Σ_k ‖μ_k − m_k‖² / K`` (in standardised units).
@@ -156,9 +273,10 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
     init : {"em", "random"}, default="em"
         "em": fit a GMM by EM on the pixels and first train the network for
         ``pretrain_epochs`` steps to reproduce its responsibilities (class-balanced
-        cross-entropy), so the
-        labels start from the EM solution; "random": start from the random network.
-    pretrain_epochs : int, default=100
+        cross-entropy), so the labels start from the EM solution (with a blind spot: start
+        the class parameters at EM's); "random": start from the random network.
+    pretrain_epochs : int, optional
+        Default 100; must be 0 (or None) with a blind spot.
     pretrain_lr : float, default=1e-2
         Adam learning rate of the pre-training phase.
     n_init : int, default=5
@@ -177,9 +295,10 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
     Returns
     -------
     labels : ndarray of shape (H, W), int
-        ``argmax_k p_ik`` at the best epoch.
+        ``argmax_k`` of ``probabilities`` at the best epoch.
     probabilities : ndarray of shape (H, W, K)
-        The network's per-pixel class probabilities.
+        The network's per-pixel class probabilities ``p`` or, with a blind spot, the
+        posterior ``r``.
 
     References
     ----------
@@ -201,13 +320,29 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
     """
     K = check_positive_int(n_components, "n_components", minimum=2)
     check_choice(variant, "variant", ("deepSVG", "deepG"))
-    covariance_type = check_covariance_type(covariance_type)
-    max_epochs = check_positive_int(max_epochs, "max_epochs")
-    pretrain_epochs = check_positive_int(pretrain_epochs, "pretrain_epochs", minimum=0)
-    patience = check_positive_int(patience, "patience")
-    lr = check_positive_float(lr, "lr")
-    tol = check_positive_float(tol, "tol", allow_zero=True)
     lam = check_positive_float(mean_regularization, "mean_regularization", allow_zero=True)
+    if blind_spot is None:
+        blind_spot = 5 if variant == "deepSVG" and lam == 0 else 0
+    blind_spot = check_positive_int(blind_spot, "blind_spot", minimum=0)
+    check_choice(class_update, "class_update", ("prior", "posterior"))
+    if blind_spot:
+        if blind_spot % 2 == 0:
+            raise ValueError(f"blind_spot must be odd (or 0), got {blind_spot}.")
+        if variant != "deepSVG" or lam > 0:
+            raise ValueError("blind_spot > 0 needs variant='deepSVG' and no "
+                             "mean_regularization; pass blind_spot=0.")
+        if pretrain_epochs:
+            raise ValueError("blind_spot > 0 does not pre-train: pretrain_epochs must be 0.")
+    covariance_type = check_covariance_type(covariance_type)
+    max_epochs = check_positive_int(
+        max_epochs if max_epochs is not None else (30 if blind_spot else 200), "max_epochs")
+    pretrain_epochs = check_positive_int(
+        pretrain_epochs if pretrain_epochs is not None else (0 if blind_spot else 100),
+        "pretrain_epochs", minimum=0)
+    patience = check_positive_int(
+        patience if patience is not None else (5 if blind_spot else 20), "patience")
+    lr = check_positive_float(lr if lr is not None else (1e-3 if blind_spot else 1e-4), "lr")
+    tol = check_positive_float(tol, "tol", allow_zero=True)
     reg_covar = check_positive_float(reg_covar, "reg_covar")
     pretrain_lr = check_positive_float(pretrain_lr, "pretrain_lr")
     n_init = check_positive_int(n_init, "n_init")
@@ -248,9 +383,17 @@ def segment_deep(image, n_components, *, variant="deepSVG", covariance_type="ful
     # Initialise on the CPU from a private copy of its RNG state: same weights on any device.
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)
-        net = UNet(C, K, base_channels, depth).to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=pretrain_lr)
+        net = UNet(C + (blind_spot > 0), K, base_channels, depth).to(dev)
     progress = Progress(f"segment_deep:{variant}", verbose, 25, max_epochs)
+    if blind_spot:
+        post = _fit_blind_spot(net, x_img, K, em_resp, block=blind_spot, update=class_update,
+                               covariance_type=covariance_type, reg_covar=reg_covar, lr=lr,
+                               max_epochs=max_epochs, patience=patience, tol=tol, seed=seed,
+                               progress=progress)
+        proba = post.reshape(H, W, K).cpu().double().numpy()
+        return proba.argmax(-1).astype(np.int64), proba
+
+    opt = torch.optim.Adam(net.parameters(), lr=pretrain_lr)
 
     if em_resp is not None and pretrain_epochs > 0:
         # Start the labels at the EM solution: cross-entropy to EM's responsibilities,
