@@ -10,8 +10,9 @@
 
 Score: Dice per class after the best label matching (Hungarian), averaged over classes.
 EM-GMM and the deep models' initialisation use the same settings (full covariances, 5 EM
-restarts). Methods: deepSVG with its default blind spot (contextual prior, posterior labels),
-the same with the class parameters updated from the posterior instead of the prior, deepSVG
+restarts). Methods: deepSVG with its default blind spot (contextual prior, posterior labels,
+class parameters from the tempered posterior with likelihood power β = 0.3), the same with
+β = 0 (class parameters from the context prior) and β = 1 (from the posterior), deepSVG
 without the blind spot (the paper's network, pre-trained on EM) and deepG.
 Run from the repository root::
 
@@ -36,7 +37,8 @@ SEEDS = [0, 1, 2]
 # label -> segment_deep keyword arguments (everything else at its default)
 METHODS = {
     "deepSVG": dict(variant="deepSVG"),
-    "deepSVG, posterior update": dict(variant="deepSVG", class_update="posterior"),
+    "deepSVG, β=0": dict(variant="deepSVG", likelihood_power=0.0),
+    "deepSVG, β=1": dict(variant="deepSVG", likelihood_power=1.0),
     "deepSVG, no blind spot": dict(variant="deepSVG", blind_spot=0, max_epochs=150),
     "deepG": dict(variant="deepG", max_epochs=150),
 }

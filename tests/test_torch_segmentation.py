@@ -29,7 +29,8 @@ def test_dice_matched_against_naive_permutation_search():
 
 @pytest.mark.parametrize("variant, kw", [
     ("deepSVG", dict(max_epochs=5)),
-    ("deepSVG", dict(max_epochs=5, class_update="posterior")),
+    ("deepSVG", dict(max_epochs=5, likelihood_power=0.0)),
+    ("deepSVG", dict(max_epochs=5, likelihood_power=1.0)),
     ("deepSVG", dict(blind_spot=0, max_epochs=20, pretrain_epochs=60)),
     ("deepG", dict(max_epochs=20, pretrain_epochs=60)),
 ])
@@ -112,8 +113,10 @@ def test_bad_input_errors():
         segment_deep(img + np.arange(8), 2, mean_prior=np.zeros((3, 1)))
     with pytest.raises(ValueError, match="needs mean_prior"):
         segment_deep(img + np.arange(8), 2, init="random", mean_regularization=1.0)
-    with pytest.raises(ValueError, match="class_update"):
-        segment_deep(img, 2, class_update="mean")
+    with pytest.raises(ValueError, match="likelihood_power"):
+        segment_deep(img, 2, likelihood_power=1.5)
+    with pytest.raises(ValueError, match="likelihood_power"):
+        segment_deep(img, 2, likelihood_power=-0.1)
     with pytest.raises(ValueError, match="odd"):
         segment_deep(img, 2, blind_spot=4)
     with pytest.raises(ValueError, match="blind_spot must be an integer"):

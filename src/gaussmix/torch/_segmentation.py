@@ -21,9 +21,11 @@ network instead predicts ``p_i`` from the image with a ``b × b`` square around 
 ``p_i`` is a *contextual prior*: ``log p(x_i) = log Σ_k p_ik N(x_i | μ_k, Σ_k)`` is a genuine
 (pseudo-)likelihood. Labels are the posterior ``r_ik ∝ p_ik N(x_i | μ_k, Σ_k)``: where the
 pixel is unambiguous (low noise) its likelihood decides, where it is not the context does. The
-class parameters are the weighted M-step of the context prior ``p``, so a class must be a
-region that is predictable from its surroundings; this stops EM's habit, at high noise, of
-spending a component on splitting a homogeneous region by its noise.
+class parameters are the weighted M-step of the tempered posterior ``w_ik ∝ p_ik N(x_i | θ_k)^β``
+(``β = likelihood_power``, 0.3 by default): mostly the context prior, so a class must be a region
+that is predictable from its surroundings, which stops EM's habit, at high noise, of spending a
+component on splitting a homogeneous region by its noise; the pixel's own likelihood, damped,
+keeps small but clear-cut objects (smaller than the blind spot) in their class.
 """
 from __future__ import annotations
 
@@ -146,7 +148,7 @@ def _grid_centres(H, W, stride, offsets, device):
     return cen
 
 
-def _fit_blind_spot(net, x_img, K, resp0, *, block, update, covariance_type, reg_covar, lr,
+def _fit_blind_spot(net, x_img, K, resp0, *, block, beta, covariance_type, reg_covar, lr,
                     max_epochs, patience, tol, seed, progress):
     """Train a contextual-prior network by blind-spot masking; return the posterior (n, K).
 
@@ -156,9 +158,9 @@ def _fit_blind_spot(net, x_img, K, resp0, *, block, update, covariance_type, reg
     An epoch is ``_BS_STEPS`` Adam steps on batches of ``_BS_BATCH`` offsets, followed by the
     full pass over all offsets, which gives every pixel its prior ``p_i`` (its own square
     hidden), the exact blind-spot loss used for early stopping, and the M-step
-    ``θ ← argmax_θ Σ_ik w_ik log N(x_i | θ_k)`` with ``w = p`` (``update="prior"``) or the
-    posterior ``w = r`` (``update="posterior"``). ``θ`` starts at the M-step of ``resp0``
-    (EM's responsibilities) or, when ``resp0`` is None, of the untrained network's prior.
+    ``θ ← argmax_θ Σ_ik w_ik log N(x_i | θ_k)`` with ``w_ik ∝ p_ik N(x_i | θ_k)^beta``. ``θ``
+    starts at the M-step of ``resp0`` (EM's responsibilities) or, when ``resp0`` is None, of
+    the untrained network's prior.
     """
     H, W, C = x_img.shape
     dev = x_img.device
@@ -213,13 +215,13 @@ def _fit_blind_spot(net, x_img, K, resp0, *, block, update, covariance_type, reg
             stale += 1
             if stale >= patience:
                 break
-        clp = component_lp(lp.exp() if update == "prior" else torch.softmax(joint, 1))
+        clp = component_lp(torch.softmax(lp + beta * clp, 1))
     progress.done(epoch, "early stopping" if stale >= patience else "max_epochs reached")
     return best_post
 
 
 def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
-                 class_update="prior", covariance_type="full", max_epochs=None, lr=None,
+                 likelihood_power=0.3, covariance_type="full", max_epochs=None, lr=None,
                  patience=None, tol=1e-4, mean_regularization=0.0, mean_prior=None, init="em", pretrain_epochs=None,
                  pretrain_lr=1e-2, n_init=5, reg_covar=1e-4, base_channels=16, depth=2,
                  random_state=None, verbose=0, device=None):
@@ -239,18 +241,19 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
         class prior (see the module notes); 0 turns the blind spot off (the network sees the
         whole image, as in the paper). Only for "deepSVG" without mean regularisation; None
         means 5 there and 0 otherwise. With a blind spot the labels are the posterior
-        ``r_ik ∝ p_ik N(x_i | μ_k, Σ_k)``, the class parameters are updated by the M-step of
-        ``p`` once per epoch, and the network is not pre-trained (``init="em"`` only gives
+        ``r_ik ∝ p_ik N(x_i | μ_k, Σ_k)``, the class parameters are updated by an M-step
+        once per epoch (see ``likelihood_power``), and the network is not pre-trained (``init="em"`` only gives
         the initial class parameters). Choose ``b`` larger than the noise's correlation
         length, or the network can predict the noise of a pixel from its neighbours.
-    class_update : {"prior", "posterior"}, default="prior"
-        With a blind spot: the weights of the per-epoch M-step of the class parameters.
-        "prior" (the context prior ``p``) only keeps classes that are predictable from their
-        surroundings: at high noise it stops a spare class from splitting a homogeneous
-        region by its noise, but it also lets a class of small objects (no larger than the
-        blind spot) die when the noise is moderate. "posterior" (``r``, the exact EM step
-        for the blind-spot likelihood) keeps such classes but gains less at high noise. See
-        ``benchmarks/results/torch_deep_segmentation.md`` for both.
+    likelihood_power : float in [0, 1], default=0.3
+        With a blind spot: the exponent ``β`` in the weights ``w_ik ∝ p_ik N(x_i | θ_k)^β`` of
+        the per-epoch M-step of the class parameters. ``β = 1`` is the posterior (the exact EM
+        step for the blind-spot likelihood); ``β = 0`` is the context prior, which only keeps
+        classes that are predictable from their surroundings: at high noise it stops a spare
+        class from splitting a homogeneous region by its noise, but it also lets a class of
+        small objects (about the size of the blind spot) die at moderate noise. In between,
+        a pixel's own likelihood keeps such a class alive where it is clear-cut and the
+        context decides where it is not. See ``benchmarks/results/torch_deep_segmentation.md``.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
     max_epochs : int, optional
         Without a blind spot: gradient steps on the likelihood (one step per epoch: the whole
@@ -324,7 +327,9 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
     if blind_spot is None:
         blind_spot = 5 if variant == "deepSVG" and lam == 0 else 0
     blind_spot = check_positive_int(blind_spot, "blind_spot", minimum=0)
-    check_choice(class_update, "class_update", ("prior", "posterior"))
+    beta = check_positive_float(likelihood_power, "likelihood_power", allow_zero=True)
+    if beta > 1:
+        raise ValueError(f"likelihood_power must be in [0, 1], got {likelihood_power}.")
     if blind_spot:
         if blind_spot % 2 == 0:
             raise ValueError(f"blind_spot must be odd (or 0), got {blind_spot}.")
@@ -386,7 +391,7 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
         net = UNet(C + (blind_spot > 0), K, base_channels, depth).to(dev)
     progress = Progress(f"segment_deep:{variant}", verbose, 25, max_epochs)
     if blind_spot:
-        post = _fit_blind_spot(net, x_img, K, em_resp, block=blind_spot, update=class_update,
+        post = _fit_blind_spot(net, x_img, K, em_resp, block=blind_spot, beta=beta,
                                covariance_type=covariance_type, reg_covar=reg_covar, lr=lr,
                                max_epochs=max_epochs, patience=patience, tol=tol, seed=seed,
                                progress=progress)
