@@ -25,7 +25,7 @@ class parameters are the weighted M-step of the tempered posterior ``w_ik ∝ p_
 (``β = likelihood_power``, 0.3 by default): mostly the context prior, so a class must be a region
 that is predictable from its surroundings, which stops EM's habit, at high noise, of spending a
 component on splitting a homogeneous region by its noise; the pixel's own likelihood, damped,
-keeps small but clear-cut objects (smaller than the blind spot) in their class.
+keeps small but clear-cut objects (about the size of the blind spot) in their class.
 """
 from __future__ import annotations
 
@@ -222,9 +222,9 @@ def _fit_blind_spot(net, x_img, K, resp0, *, block, beta, covariance_type, reg_c
 
 def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
                  likelihood_power=0.3, covariance_type="full", max_epochs=None, lr=None,
-                 patience=None, tol=1e-4, mean_regularization=0.0, mean_prior=None, init="em", pretrain_epochs=None,
-                 pretrain_lr=1e-2, n_init=5, reg_covar=1e-4, base_channels=16, depth=2,
-                 random_state=None, verbose=0, device=None):
+                 patience=None, tol=1e-4, mean_regularization=0.0, mean_prior=None, init="em",
+                 pretrain_epochs=None, pretrain_lr=1e-2, n_init=5, reg_covar=1e-4,
+                 base_channels=16, depth=2, random_state=None, verbose=0, device=None):
     """Segment one image with a U-Net trained on the likelihood of a Gaussian mixture.
 
     Parameters
