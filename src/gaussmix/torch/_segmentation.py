@@ -242,9 +242,10 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
         whole image, as in the paper). Only for "deepSVG" without mean regularisation; None
         means 5 there and 0 otherwise. With a blind spot the labels are the posterior
         ``r_ik ∝ p_ik N(x_i | μ_k, Σ_k)``, the class parameters are updated by an M-step
-        once per epoch (see ``likelihood_power``), and the network is not pre-trained (``init="em"`` only gives
-        the initial class parameters). Choose ``b`` larger than the noise's correlation
-        length, or the network can predict the noise of a pixel from its neighbours.
+        once per epoch (see ``likelihood_power``), and the network is not pre-trained
+        (``init="em"`` only gives the initial class parameters). Choose ``b`` larger than the
+        noise's correlation length, or the network can predict the noise of a pixel from its
+        neighbours.
     likelihood_power : float in [0, 1], default=0.3
         With a blind spot: the exponent ``β`` in the weights ``w_ik ∝ p_ik N(x_i | θ_k)^β`` of
         the per-epoch M-step of the class parameters. ``β = 1`` is the posterior (the exact EM
