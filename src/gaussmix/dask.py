@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import covariance
 from ._engine import ArraySource, auto_chunk_size, e_pass
-from ._outofcore import INIT_CORESET_SIZE, fit_with_pass
+from ._passfit import INIT_CORESET_SIZE, fit_with_pass
 
 __all__ = ["fit", "coreset", "from_npy", "predict", "predict_proba", "score_samples",
            "get_client"]
