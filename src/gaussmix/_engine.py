@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ import numpy as np
 
 from . import _fast
 from ._kernels import cholesky_lower, logsumexp_rows
+from ._log import say
 from ._kmeans import kmeans, kmeans_plusplus
 from ._stats import SufficientStats, chunk_stats
 from .covariance import CovarianceModel
@@ -390,9 +390,7 @@ def progress(hook: Callable[[int, float], None]):
 
 
 def _say(verbose: int, msg: str) -> None:
-    logger.info(msg)
-    if verbose:
-        sys.stderr.write(msg + "\n")
+    say(msg, verbose=verbose, log=logger)  # logged or written to stderr, never both
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
 import numpy as np
 import torch
+
+from .._log import say
 
 logger = logging.getLogger("gaussmix.torch")
 
@@ -109,7 +110,7 @@ def seed_from(random_state):
 
 
 class Progress:
-    """Report ``epoch`` and ``loss`` every ``interval`` epochs on stderr and to ``logging``."""
+    """Report ``epoch`` and ``loss`` every ``interval`` epochs to ``logging`` or else on stderr."""
 
     def __init__(self, name, verbose, interval=10, max_epochs=None):
         self.name = name
@@ -131,13 +132,9 @@ class Progress:
                          for k, v in extra.items())
         msg = (f"[{self.name}] epoch {epoch}{total} loss={loss:.6g} {parts} "
                f"({time.perf_counter() - self.start:.1f}s)").rstrip()
-        logger.info(msg)
-        sys.stderr.write(msg + "\n")
-        sys.stderr.flush()
+        say(msg, verbose=self.verbose, log=logger)
 
     def done(self, epoch, reason):
         if self.verbose > 0:
             msg = f"[{self.name}] stopped after {epoch} epochs: {reason}"
-            logger.info(msg)
-            sys.stderr.write(msg + "\n")
-            sys.stderr.flush()
+            say(msg, verbose=self.verbose, log=logger)
