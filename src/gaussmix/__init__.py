@@ -8,6 +8,8 @@ Submodules with optional dependencies are imported on first use: ``gaussmix.dask
 ``gaussmix.torch`` (PyTorch), ``gaussmix.plotting`` (matplotlib), ``gaussmix.image``.
 """
 from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version as _version
+from typing import Any
 
 from . import coreset, covariance
 from ._engine import DegenerateComponentWarning
@@ -17,7 +19,10 @@ from .anomaly import GaussianMixtureOutlierDetector
 from .conditional import ConditionalMixture, GaussianMixtureRegressor, condition, conditional_sample
 from .selection import GaussianMixtureSelector, SelectionResult, select
 
-__version__ = "0.1.0"
+try:  # one source of truth: the version in pyproject.toml, as installed
+    __version__: str = _version("gaussmix")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "GaussianMixture",
@@ -40,7 +45,7 @@ __all__ = [
 _LAZY = ("dask", "torch", "plotting", "image")
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return import_module(f"{__name__}.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -418,6 +418,33 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 setattr(gm, attr, getattr(self, attr))
         return gm
 
+    def to_onnx(self, *, target_opset=None, options=None, dtype=np.float64):
+        """An ONNX model of this fitted mixture, through :meth:`to_sklearn` and skl2onnx.
+
+        Needs the ``onnx`` extra (``pip install "gaussmix[onnx]"``).
+
+        Parameters
+        ----------
+        target_opset : int, dict or None, default=None
+            ONNX opset (or ``{domain: opset}``) to target; ``None`` is skl2onnx's latest.
+        options : dict or None, default=None
+            skl2onnx converter options for the mixture; the default ``{"score_samples": True}``
+            adds the log-density output.
+        dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+            Type of the input ``X`` and of the float outputs.
+
+        Returns
+        -------
+        onnx.ModelProto
+            Input ``X`` of shape (n_samples, n_features); outputs ``label`` (n_samples, 1),
+            ``probabilities`` (n_samples, n_components) and ``score_samples`` (n_samples, 1),
+            as :meth:`predict`, :meth:`predict_proba` and :meth:`score_samples`. A row with zero
+            density under every component gives NaN probabilities where :meth:`predict_proba`
+            gives uniform ones.
+        """
+        from ._onnx import to_onnx
+        return to_onnx(self, target_opset=target_opset, options=options, dtype=dtype)
+
     # ------------------------------------------------------------------ online EM
     def partial_fit(self, X, y=None, sample_weight=None):
         """Update the model with one batch by stepwise (online) EM.
