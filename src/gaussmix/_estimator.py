@@ -57,7 +57,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     warm_start : bool, default=False
         Continue from the previous fit's parameters (``n_init`` is then ignored).
     verbose : int, default=0
-        Progress messages on stderr (1: per initialisation, 2: with timings and changes).
+        Progress messages (1: per initialisation, 2: with timings and changes), sent to the
+        ``gaussmix`` logger when logging is configured to show INFO, otherwise to stderr.
     verbose_interval : int, default=10
         Iterations between progress messages.
     chunk_size : int or None, default=None
