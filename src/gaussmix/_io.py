@@ -15,33 +15,71 @@ Layout (format version 1)::
 arguments that are JSON values), ``fit`` (converged, n_iter, lower_bound, lower_bounds),
 ``feature_names`` and, for every array, its shape, dtype and SHA-256.
 
-Arrays are read with ``allow_pickle=False``, so loading can never execute code. On load every
-array is checked against the metadata (shape, dtype, checksum) and the parameters against the
-mathematics (finite, weights on the simplex, covariances symmetric positive definite and
-consistent with the stored precision factors); any mismatch raises :class:`ModelFileError`.
+Saving is atomic: the archive is written to a temporary file in the destination's directory and
+moved over the destination only once complete (:func:`gaussmix._atomic.atomic_write`), so a save
+that fails midway leaves the previous file as it was.
+
+Loading trusts nothing in the file. In order:
+
+1. ``model.json`` (at most :data:`MAX_JSON_BYTES`, no duplicate keys) is checked as a whole
+   against :data:`SCHEMA`: every key's JSON type (a bool is not an int and an int is not a bool),
+   ranges, finiteness, and then consistency: ``params.covariance_type`` and
+   ``params.n_components`` equal the top-level values, every array's declared shape is the one
+   the covariance model implies for ``(n_components, n_features)``, ``feature_names`` are
+   ``n_features`` distinct strings. **Unknown keys are rejected** (top level, ``fit``, ``params``,
+   array entries): a key this version does not understand would otherwise be silently ignored.
+   Parameters missing from ``params`` take the constructor's defaults; their values are checked
+   by the estimator's own parameter table.
+2. The archive holds exactly ``model.json`` and the arrays the metadata lists, once each.
+3. Every array member is streamed: its ``.npy`` header is parsed (``<f8``, the declared shape,
+   C or Fortran order, nothing else), then its data are read in chunks while being hashed,
+   never beyond the size the declared shape implies nor :data:`MAX_MEMBER_BYTES`, so a forged
+   size costs at most one chunk of reading. Arrays are never unpickled.
+4. The parameters are checked against the mathematics: finite, weights on the simplex,
+   covariances symmetric positive definite and consistent with the stored precision factors.
+
+Any failure raises :class:`ModelFileError` naming the field or member and the problem.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import math
 import zipfile
+import zlib
 
 import numpy as np
 
 from . import covariance
+from ._atomic import atomic_write
 
 FORMAT = "gaussmix-model"
 FORMAT_VERSION = 1
 _ARRAYS = ("weights", "means", "covariances", "precisions", "precisions_cholesky")
 _INIT = ("weights_init", "means_init", "precisions_init")
-_MAX_JSON = 16 * 2**20
+#: Largest ``model.json`` read, in bytes.
+MAX_JSON_BYTES = 16 * 2**20
+#: Largest array member read, in bytes (header included), whatever its declared shape.
+MAX_MEMBER_BYTES = 2**30
+_CHUNK = 2**20
+_MAX_NPY_HEADER = 4096
+_ESTIMATORS = ("GaussianMixture",)
+
+_READ_ERRORS: tuple = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
+                       RuntimeError, NotImplementedError, zlib.error)
+try:  # members compressed with LZMA raise their own error type when corrupt
+    import lzma
+    _READ_ERRORS += (lzma.LZMAError,)
+except ImportError:  # pragma: no cover - Python built without lzma
+    pass
 
 
 class ModelFileError(ValueError):
     """A model file is missing, corrupt, truncated, tampered with, or of an unknown format."""
 
 
+# =========================================================================== saving
 def _npy_bytes(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
@@ -59,7 +97,7 @@ def _json_value(v):
 
 
 def save(est, path) -> None:
-    """Write fitted ``est`` (a :class:`~gaussmix.GaussianMixture`) to ``path``."""
+    """Write fitted ``est`` (a :class:`~gaussmix.GaussianMixture`) to ``path``, atomically."""
     from sklearn.utils.validation import check_is_fitted
     check_is_fitted(est)
     from . import __version__
@@ -94,82 +132,362 @@ def save(est, path) -> None:
             blobs[key] = b
             meta["arrays"][key] = {"shape": list(a.shape), "dtype": str(a.dtype),
                                    "sha256": hashlib.sha256(b).hexdigest()}
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with atomic_write(path, "wb") as fh, \
+            zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("model.json", json.dumps(meta, indent=1, allow_nan=True))
         for key, b in blobs.items():
             zf.writestr(key, b)
 
 
+# =========================================================================== the schema
+class _Invalid(Exception):
+    """A metadata value breaks the schema: ``field`` (a dotted path) and what is wrong."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(field, problem)
+        self.field, self.problem = field, problem
+
+
+def _sub(field: str, key: str) -> str:
+    """The path of ``key`` inside ``field``: ``fit.n_iter``, ``arrays['arrays/means.npy']``."""
+    if not key.isidentifier():
+        return f"{field}[{key!r}]"
+    return f"{field}.{key}" if field else key
+
+
+def _show(v) -> str:
+    try:
+        text = json.dumps(v, allow_nan=True)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class _Int:
+    """A JSON integer (never a bool) in ``[low, high]``."""
+
+    def __init__(self, low=None, high=None):
+        self.low, self.high = low, high
+
+    def check(self, v, field):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _Invalid(field, f"must be an integer; got {_show(v)}")
+        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+            lo = "-inf" if self.low is None else self.low
+            hi = "inf" if self.high is None else self.high
+            raise _Invalid(field, f"must be in [{lo}, {hi}]; got {v}")
+
+
+class _Float:
+    """A JSON number (never a bool): finite, or also ``-inf`` when ``neg_inf``."""
+
+    def __init__(self, *, neg_inf=False):
+        self.neg_inf = neg_inf
+
+    def check(self, v, field):
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise _Invalid(field, f"must be a number; got {_show(v)}")
+        if not math.isfinite(v) and not (self.neg_inf and v == -math.inf):
+            allowed = "finite or -Infinity" if self.neg_inf else "finite"
+            raise _Invalid(field, f"must be {allowed}; got {_show(v)}")
+
+
+class _Bool:
+    def check(self, v, field):
+        if not isinstance(v, bool):
+            raise _Invalid(field, f"must be true or false; got {_show(v)}")
+
+
+class _Str:
+    """A JSON string, one of ``choices()`` when given (a callable, so registries stay live)."""
+
+    def __init__(self, choices=None, *, hex_len=None):
+        self.choices, self.hex_len = choices, hex_len
+
+    def check(self, v, field):
+        if not isinstance(v, str):
+            raise _Invalid(field, f"must be a string; got {_show(v)}")
+        if self.choices is not None and v not in self.choices():
+            raise _Invalid(field, f"is {v!r}, not one of {', '.join(map(repr, self.choices()))}")
+        if self.hex_len is not None and not (
+                len(v) == self.hex_len and all(c in "0123456789abcdef" for c in v)):
+            raise _Invalid(field, f"must be {self.hex_len} lower-case hex digits; got {_show(v)}")
+
+
+class _Scalar:
+    """Any JSON scalar (null, bool, number, string); numbers finite."""
+
+    def check(self, v, field):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise _Invalid(field, f"must be finite; got {_show(v)}")
+        if not (v is None or isinstance(v, (bool, int, float, str))):
+            raise _Invalid(field, f"must be null, a bool, a number or a string; got {_show(v)}")
+
+
+class _List:
+    def __init__(self, item, *, unique=False):
+        self.item, self.unique = item, unique
+
+    def check(self, v, field):
+        if not isinstance(v, list):
+            raise _Invalid(field, f"must be a list; got {_show(v)}")
+        for i, x in enumerate(v):
+            self.item.check(x, f"{field}[{i}]")
+        if self.unique:
+            seen = set()
+            for x in v:
+                if x in seen:
+                    raise _Invalid(field, f"must not repeat a value; {x!r} appears twice")
+                seen.add(x)
+
+
+class _Nullable:
+    def __init__(self, inner):
+        self.inner = inner
+
+    def check(self, v, field):
+        if v is not None:
+            self.inner.check(v, field)
+
+
+class _Object:
+    """A JSON object with exactly the given ``fields``; or, with ``values`` instead, any keys
+    accepted by ``keys()``, each mapping to a ``values``."""
+
+    def __init__(self, fields=None, *, values=None, keys=None):
+        self.fields, self.values, self.keys = fields, values, keys
+
+    def check(self, v, field):
+        if not isinstance(v, dict):
+            raise _Invalid(field or "model.json", f"must be a JSON object; got {_show(v)}")
+        allowed = self.fields.keys() if self.fields is not None else self.keys()
+        for key in v:
+            if key not in allowed:
+                raise _Invalid(_sub(field, key), "is not a known key (known: "
+                               f"{', '.join(sorted(allowed))})")
+        if self.fields is not None:
+            for key, spec in self.fields.items():
+                if key not in v:
+                    raise _Invalid(_sub(field, key), "is missing")
+                spec.check(v[key], _sub(field, key))
+        else:
+            for key, x in v.items():
+                self.values.check(x, _sub(field, key))
+
+
+def _param_names():
+    from ._estimator import GaussianMixture
+    return tuple(k for k in GaussianMixture().get_params() if k not in _INIT)
+
+
+def _array_keys():
+    return tuple(f"arrays/{n}.npy" for n in _ARRAYS) + tuple(f"init/{n}.npy" for n in _INIT)
+
+
+#: The structure of ``model.json``. Consistency between fields, and with the arrays, is
+#: checked after it by :func:`_check_consistency`.
+SCHEMA = _Object({
+    "format": _Str(lambda: (FORMAT,)),
+    "format_version": _Int(FORMAT_VERSION, FORMAT_VERSION),
+    "library_version": _Str(),
+    "estimator": _Str(lambda: _ESTIMATORS),
+    "covariance_type": _Str(covariance.names),
+    "n_components": _Int(1),
+    "n_features": _Int(1),
+    # values only need to be JSON scalars here: the estimator's own parameter table judges them
+    "params": _Object(values=_Scalar(), keys=_param_names),
+    "fit": _Object({
+        "converged": _Bool(),
+        "n_iter": _Int(0),
+        "lower_bound": _Float(neg_inf=True),  # -inf: no EM iteration ran (max_iter=0)
+        "lower_bounds": _List(_Float()),
+    }),
+    "feature_names": _Nullable(_List(_Str(), unique=True)),
+    "arrays": _Object(values=_Object({
+        "shape": _List(_Int(0)),
+        "dtype": _Str(lambda: ("float64",)),
+        "sha256": _Str(hex_len=64),
+    }), keys=_array_keys),
+})
+
+
+def _check_consistency(meta) -> None:
+    """Relations between fields that the per-field schema cannot express."""
+    k, d = meta["n_components"], meta["n_features"]
+    model = covariance.get(meta["covariance_type"])
+    params = meta["params"]
+    for key in ("covariance_type", "n_components"):
+        if key not in params:
+            raise _Invalid(f"params.{key}", "is missing")
+        if type(params[key]) is not type(meta[key]) or params[key] != meta[key]:
+            raise _Invalid(f"params.{key}", f"is {_show(params[key])} but the model's {key} "
+                           f"is {_show(meta[key])}")
+    fit = meta["fit"]
+    if len(fit["lower_bounds"]) > fit["n_iter"]:
+        raise _Invalid("fit.lower_bounds", f"has {len(fit['lower_bounds'])} entries for "
+                       f"n_iter = {fit['n_iter']} iterations")
+    if fit["lower_bound"] == -math.inf and fit["lower_bounds"]:
+        raise _Invalid("fit.lower_bound", "is -Infinity although iterations were recorded")
+    names = meta["feature_names"]
+    if names is not None and len(names) != d:
+        raise _Invalid("feature_names", f"has {len(names)} names for n_features = {d}")
+    cov_shape = tuple(model.shape(k, d))
+    expected = {"arrays/weights.npy": (k,), "arrays/means.npy": (k, d),
+                "init/weights_init.npy": (k,), "init/means_init.npy": (k, d),
+                "init/precisions_init.npy": cov_shape}
+    for name in ("covariances", "precisions", "precisions_cholesky"):
+        expected[f"arrays/{name}.npy"] = cov_shape
+    for name in _ARRAYS:
+        if f"arrays/{name}.npy" not in meta["arrays"]:
+            raise _Invalid(_sub("arrays", f"arrays/{name}.npy"), "is missing")
+    for key, spec in meta["arrays"].items():
+        if tuple(spec["shape"]) != expected[key]:
+            raise _Invalid(_sub(_sub("arrays", key), "shape"),
+                           f"is {tuple(spec['shape'])} but n_components = {k}, n_features = {d} "
+                           f"and covariance_type = {model.name!r} imply {expected[key]}")
+
+
+# =========================================================================== loading
 def _fail(path, why):
     raise ModelFileError(f"Cannot load gaussmix model {str(path)!r}: {why}")
 
 
-def _read_meta(zf, path) -> dict:
+def _no_duplicates(pairs):
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+class _Member:
+    """A zip member read in chunks, hashed as it goes, never beyond ``limit`` bytes."""
+
+    def __init__(self, fh, limit: int, key: str, path):
+        self.fh, self.limit, self.key, self.path = fh, limit, key, path
+        self.n = 0
+        self.sha = hashlib.sha256()
+
+    def read(self, size: int) -> bytes:
+        size = min(size, self.limit - self.n + 1)
+        try:
+            data = self.fh.read(size)
+        except _READ_ERRORS as exc:
+            _fail(self.path, f"{self.key} cannot be read ({exc}); the file is corrupt or "
+                             "truncated.")
+        self.n += len(data)
+        if self.n > self.limit:
+            _fail(self.path, f"{self.key} is larger than its declared shape allows "
+                             f"({self.limit} bytes); reading stopped there.")
+        self.sha.update(data)
+        return data
+
+
+def _open(zf, key, path):
     try:
-        info = zf.getinfo("model.json")
+        return zf.open(key)
     except KeyError:
+        _fail(path, f"{key} is missing.")
+    except _READ_ERRORS as exc:
+        _fail(path, f"{key} cannot be opened ({exc}).")
+
+
+def _read_meta(zf, path) -> dict:
+    if "model.json" not in zf.namelist():
         _fail(path, "model.json is missing (not a gaussmix model file).")
-    if info.file_size > _MAX_JSON:
-        _fail(path, "model.json is implausibly large.")
+    if zf.getinfo("model.json").file_size > MAX_JSON_BYTES:
+        _fail(path, f"model.json is implausibly large (over {MAX_JSON_BYTES} bytes).")
+    with _open(zf, "model.json", path) as fh:
+        member = _Member(fh, MAX_JSON_BYTES, "model.json", path)
+        raw = b"".join(iter(lambda: member.read(_CHUNK), b""))
     try:
-        meta = json.loads(zf.read("model.json").decode("utf-8"))
-    except (ValueError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
-        _fail(path, f"model.json is not valid JSON ({exc}).")
+        meta = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        _fail(path, f"model.json is not valid JSON ({str(exc)[:200]}).")
+    # the two questions "is this our format at all" get their own messages
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         _fail(path, f"format is not {FORMAT!r}.")
-    if meta.get("format_version") != FORMAT_VERSION:
-        _fail(path, f"format_version {meta.get('format_version')!r} is not supported "
+    version = meta.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        _fail(path, f"format_version {_show(version)} is not supported "
                     f"(this gaussmix reads version {FORMAT_VERSION}).")
+    try:
+        SCHEMA.check(meta, "")
+        _check_consistency(meta)
+    except _Invalid as bad:
+        _fail(path, f"model.json field {bad.field!r} {bad.problem}.")
     return meta
 
 
+def _check_members(zf, meta, path) -> None:
+    names = zf.namelist()
+    seen = set()
+    for name in names:
+        if name in seen:
+            _fail(path, f"the archive holds {name!r} twice.")
+        seen.add(name)
+    expected = {"model.json", *meta["arrays"]}
+    for name in names:
+        if name not in expected:
+            _fail(path, f"the archive holds {name!r}, which the metadata does not list.")
+    for name in expected:
+        if name not in seen:
+            _fail(path, f"{name} is missing.")
+
+
 def _read_array(zf, key, spec, path) -> np.ndarray:
-    try:
-        shape = tuple(int(s) for s in spec["shape"])
-        dtype = np.dtype(spec["dtype"])
-        digest = spec["sha256"]
-    except (KeyError, TypeError, ValueError):
-        _fail(path, f"metadata of {key} is malformed.")
-    if dtype != np.float64:
-        _fail(path, f"{key} has dtype {dtype}, expected float64.")
-    try:
-        info = zf.getinfo(key)
-    except KeyError:
-        _fail(path, f"{key} is missing.")
-    if info.file_size > 8 * int(np.prod(shape)) + 4096:
-        _fail(path, f"{key} is larger than its declared shape {shape}.")
-    try:
-        raw = zf.read(key)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        _fail(path, f"{key} cannot be read ({exc}); the file is corrupt or truncated.")
-    if hashlib.sha256(raw).hexdigest() != digest:
+    """Stream member ``key``: header checked first, data read in chunks and hashed."""
+    shape = tuple(spec["shape"])
+    nbytes = 8 * math.prod(shape)
+    limit = min(MAX_MEMBER_BYTES, nbytes + _MAX_NPY_HEADER)
+    if nbytes + 64 > MAX_MEMBER_BYTES:
+        _fail(path, f"{key} declares shape {shape} ({nbytes} bytes), over the limit of "
+                    f"{MAX_MEMBER_BYTES} bytes per array.")
+    if zf.getinfo(key).file_size > limit:
+        _fail(path, f"{key} is larger than its declared shape {shape} allows.")
+    with _open(zf, key, path) as fh:
+        member = _Member(fh, limit, key, path)
+        try:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                header = np.lib.format.read_array_header_1_0(member, _MAX_NPY_HEADER)
+            elif version == (2, 0):
+                header = np.lib.format.read_array_header_2_0(member, _MAX_NPY_HEADER)
+            else:
+                raise ValueError(f"unsupported .npy version {version}")
+        except ModelFileError:
+            raise
+        except (ValueError, OSError, EOFError, SyntaxError, TypeError) as exc:
+            _fail(path, f"{key} is not a valid .npy array ({str(exc)[:200]}).")
+        got_shape, fortran, dtype = header
+        if dtype.str != "<f8" or dtype.hasobject:
+            _fail(path, f"{key} holds dtype {dtype.str!r}; only little-endian float64 ('<f8') "
+                        "is accepted.")
+        if tuple(got_shape) != shape:
+            _fail(path, f"{key} has shape {tuple(got_shape)}; the metadata says {shape}.")
+        out = np.empty(nbytes, dtype=np.uint8)
+        view = memoryview(out)
+        got = 0
+        while got < nbytes:
+            data = member.read(min(_CHUNK, nbytes - got))
+            if not data:
+                _fail(path, f"{key} is truncated ({got} of {nbytes} data bytes).")
+            view[got:got + len(data)] = data
+            got += len(data)
+        if member.read(1):
+            _fail(path, f"{key} has bytes after its data: larger than its declared shape {shape}.")
+    if member.sha.hexdigest() != spec["sha256"]:
         _fail(path, f"checksum of {key} does not match: the file was modified or corrupted.")
-    try:
-        a = np.lib.format.read_array(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        _fail(path, f"{key} is not a valid .npy array ({exc}).")
-    if a.shape != shape or a.dtype != np.float64:
-        _fail(path, f"{key} has shape {a.shape} and dtype {a.dtype}; metadata says {shape}, {dtype}.")
-    return a
+    return out.view("<f8").reshape(shape, order="F" if fortran else "C")
 
 
 def _validate(path, meta, arrays) -> None:
-    cov_type = meta.get("covariance_type")
-    try:
-        model = covariance.get(cov_type)
-    except ValueError as exc:
-        _fail(path, str(exc))
-    k, d = meta.get("n_components"), meta.get("n_features")
-    if not (isinstance(k, int) and isinstance(d, int) and k >= 1 and d >= 1):
-        _fail(path, "n_components and n_features must be positive integers.")
-    expected = {"weights": (k,), "means": (k, d)}
-    for name in ("covariances", "precisions", "precisions_cholesky"):
-        expected[name] = model.shape(k, d)
-    for name, shape in expected.items():
-        a = arrays[name]
-        if a.shape != tuple(shape):
-            _fail(path, f"{name} has shape {a.shape}, expected {tuple(shape)}.")
-        if not np.all(np.isfinite(a)):
+    """The arrays against the mathematics (shapes were checked with the metadata)."""
+    k, d = meta["n_components"], meta["n_features"]
+    model = covariance.get(meta["covariance_type"])
+    for name in _ARRAYS:
+        if not np.all(np.isfinite(arrays[name])):
             _fail(path, f"{name} contains NaN or inf.")
     w = arrays["weights"]
     if np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6):
@@ -189,11 +507,29 @@ def _validate(path, meta, arrays) -> None:
         _fail(path, "covariances are inconsistent with precisions_cholesky.")
 
 
+def _validate_init(path, init, meta) -> None:
+    k, d = meta["n_components"], meta["n_features"]
+    for name, a in init.items():
+        if not np.all(np.isfinite(a)):
+            _fail(path, f"{name} contains NaN or inf.")
+    w = init.get("weights_init")
+    if w is not None and (np.any(w < 0) or not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6)):
+        _fail(path, "weights_init must be non-negative and sum to 1.")
+    if "precisions_init" in init:
+        try:
+            covariance.get(meta["covariance_type"]).validate(init["precisions_init"], k, d,
+                                                             "precisions_init")
+        except ValueError as exc:
+            _fail(path, str(exc))
+
+
 def load(path):
     """Load a model written by :meth:`GaussianMixture.save`.
 
     Raises
     ------
+    FileNotFoundError
+        If ``path`` does not exist.
     ModelFileError
         If the file is not a valid, untampered gaussmix model file.
     """
@@ -202,53 +538,32 @@ def load(path):
         zf = zipfile.ZipFile(path, "r")
     except FileNotFoundError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except _READ_ERRORS as exc:
         _fail(path, f"not a gaussmix model archive ({exc}).")
     with zf:
         meta = _read_meta(zf, path)
-        specs = meta.get("arrays")
-        if not isinstance(specs, dict):
-            _fail(path, "metadata has no array table.")
-        arrays = {}
-        for name in _ARRAYS:
-            key = f"arrays/{name}.npy"
-            if key not in specs:
-                _fail(path, f"{key} is missing from the metadata.")
-            arrays[name] = _read_array(zf, key, specs[key], path)
-        init = {}
-        for name in _INIT:
-            key = f"init/{name}.npy"
-            if key in specs:
-                init[name] = _read_array(zf, key, specs[key], path)
-    if meta.get("estimator") != "GaussianMixture":
-        _fail(path, f"unknown estimator {meta.get('estimator')!r}.")
+        _check_members(zf, meta, path)
+        specs = meta["arrays"]
+        arrays = {name: _read_array(zf, f"arrays/{name}.npy", specs[f"arrays/{name}.npy"], path)
+                  for name in _ARRAYS}
+        init = {name: _read_array(zf, f"init/{name}.npy", specs[f"init/{name}.npy"], path)
+                for name in _INIT if f"init/{name}.npy" in specs}
     _validate(path, meta, arrays)
-    known = GaussianMixture().get_params()
-    raw_params = meta.get("params") or {}
-    if not isinstance(raw_params, dict):
-        _fail(path, "params must be a JSON object.")
-    params = {k: v for k, v in raw_params.items() if k in known}
-    params.update(init)
+    _validate_init(path, init, meta)
+    params = dict(meta["params"], **init)
     try:
         est = GaussianMixture(**params)
         est._check_params()
     except (TypeError, ValueError) as exc:
         _fail(path, f"invalid parameters ({exc}).")
-    fit = meta.get("fit") or {}
     for name in _ARRAYS:
         setattr(est, name + "_", arrays[name])
-    try:
-        est.converged_ = bool(fit.get("converged", False))
-        est.n_iter_ = int(fit.get("n_iter", 0))
-        est.lower_bound_ = float(fit.get("lower_bound", float("nan")))
-        est.lower_bounds_ = [float(v) for v in fit.get("lower_bounds", [])]
-    except (TypeError, ValueError):
-        _fail(path, "fit summary is malformed.")
+    fit = meta["fit"]
+    est.converged_ = fit["converged"]
+    est.n_iter_ = fit["n_iter"]
+    est.lower_bound_ = float(fit["lower_bound"])
+    est.lower_bounds_ = [float(v) for v in fit["lower_bounds"]]
     est.n_features_in_ = meta["n_features"]
-    names = meta.get("feature_names")
-    if names is not None:
-        if not (isinstance(names, list) and len(names) == meta["n_features"]
-                and all(isinstance(s, str) for s in names)):
-            _fail(path, "feature_names must be a list of n_features strings.")
-        est.feature_names_in_ = np.asarray(names, dtype=object)
+    if meta["feature_names"] is not None:
+        est.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
     return est
