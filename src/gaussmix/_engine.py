@@ -24,6 +24,7 @@ from . import _fast
 from ._kernels import cholesky_lower, logsumexp_rows
 from ._log import say
 from ._kmeans import kmeans, kmeans_plusplus
+from ._sampling import distinct_rows, row_uniforms
 from ._stats import SufficientStats, chunk_stats
 from .covariance import CovarianceModel
 
@@ -499,11 +500,10 @@ def initial_params(source, k: int, model: CovarianceModel, init_params: str, rng
         idx = kmeans_plusplus(np.asarray(X, dtype=dtype), k, w, rng)
         stats = _stats_from_points(X, w, idx, model)
     elif init_params == "random_from_data":
-        pos = np.flatnonzero(w > 0)
-        idx = pos[rng.choice(len(pos), size=k, replace=False)]
+        idx = distinct_rows(np.asarray(X), w, k, rng)
         stats = _stats_from_points(X, w, idx, model)
     elif init_params == "random":
-        resp = rng.uniform(size=(n, k)).astype(dtype)
+        resp = row_uniforms(np.asarray(X), w, k, rng).astype(dtype)
         resp /= resp.sum(axis=1)[:, None]
         stats = stats_from_resp(source, resp, model, shift, dtype)
     else:  # validated earlier

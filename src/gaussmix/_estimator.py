@@ -65,6 +65,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Rows processed at once. ``None`` picks a size whose workspace is about 64 MiB, so peak
         memory is the data plus O(n_samples) regardless of ``n_components`` and ``n_features``.
         Results do not depend on it beyond floating-point summation order.
+    coreset_size : int or None, default=None
+        Fit on a sensitivity coreset of this many weighted rows (:func:`gaussmix.coreset.build`)
+        instead of on all rows: approximate, much faster for large ``n_samples``. The fitted
+        attributes (``lower_bound_`` included) then refer to the coreset.
 
     Attributes
     ----------
@@ -123,12 +127,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "verbose": [Interval(int, 0), Kinds(bool, np.bool_, label="a bool")],
         "verbose_interval": [Interval(int, 1)],
         "chunk_size": [Kinds(None, label="None"), Interval(int, 1)],
+        "coreset_size": [Kinds(None, label="None"), Interval(int, 1)],
     }
 
     def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
                  max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, chunk_size=None):
+                 verbose=0, verbose_interval=10, chunk_size=None, coreset_size=None):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -144,6 +149,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
+        self.coreset_size = coreset_size
 
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self):
@@ -186,7 +192,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return ArraySource(X, w, cs)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None, *, coreset_size=None):
+    def fit(self, X, y=None, sample_weight=None, *, coreset_size="deprecated"):
         """Estimate the parameters with EM.
 
         Parameters
@@ -201,22 +207,32 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights: an integer weight acts like repeating the row, a zero
             weight like removing it, and scaling all weights changes nothing.
-        coreset_size : int or None, default=None
-            Fit on a sensitivity coreset of this many rows (:func:`gaussmix.coreset.build`)
-            instead of on all rows: approximate, much faster for large ``n_samples``. The
-            fitted attributes (``lower_bound_`` included) then refer to the coreset.
+        coreset_size : int or None
+            Deprecated: set the constructor parameter ``coreset_size`` instead (it can be
+            grid-searched and is saved with the model). When given, it overrides that parameter
+            for this fit, with a :class:`FutureWarning`.
 
         Returns
         -------
         self : GaussianMixture
         """
         from ._outofcore import fit_dispatch
+        if isinstance(coreset_size, str) and coreset_size == "deprecated":
+            coreset_size = self.coreset_size
+        else:
+            warnings.warn("The 'coreset_size' argument of fit is deprecated: pass "
+                          "GaussianMixture(coreset_size=...) instead.", FutureWarning,
+                          stacklevel=2)
+        if coreset_size is not None:
+            self._check_params()
         if not fit_dispatch(self, X, sample_weight, coreset_size):
             self._fit(X, sample_weight)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit, then return the most likely component of each row of ``X``, shape (n_samples,)."""
+        if self.coreset_size is not None:
+            return self.fit(X, sample_weight=sample_weight).predict(X)
         X = self._fit(X, sample_weight)
         return self._log_resp(X).argmax(axis=1)
 
@@ -411,6 +427,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         params = self.get_params()
         params.pop("chunk_size")
+        params.pop("coreset_size")
         gm = SkGaussianMixture(**params)
         for attr in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
                      "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",

@@ -1,14 +1,18 @@
 """Weighted k-means (k-means++ seeding and Lloyd iterations) used to initialise EM.
 
-Random choices are made by inverse-CDF sampling on cumulative *weighted* quantities with one
-uniform draw each, so an integer weight selects exactly like duplicated rows and a zero weight
-like an absent row: the initialisation inherits the weight invariances of the fit.
+Random choices are made by inverse-CDF sampling (:func:`gaussmix._sampling.inverse_cdf`) on
+cumulative *weighted* quantities with one uniform draw each, walking the rows in their canonical
+order (:func:`gaussmix._sampling.canonical_order`), so an integer weight selects exactly like
+duplicated rows, a zero weight like an absent row, and shuffling the rows changes nothing: the
+initialisation inherits the weight invariances of the fit.
 """
 from __future__ import annotations
 
 import threading
 
 import numpy as np
+
+from ._sampling import canonical_order, inverse_cdf
 
 _BLOCK = 65536
 
@@ -20,48 +24,48 @@ def _sq_dist(X: np.ndarray, C: np.ndarray, x_sq: np.ndarray) -> np.ndarray:
     return d
 
 
-def _weighted_pick(cum: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Indices ``i`` with ``cum[i-1] <= u * cum[-1] < cum[i]`` (inverse CDF)."""
-    idx = np.searchsorted(cum, u * cum[-1], side="right")
-    return np.minimum(idx, len(cum) - 1)
-
-
-def stratified_sample(w: np.ndarray | None, n: int, m: int, rng) -> tuple[np.ndarray, np.ndarray]:
-    """``m`` stratified draws of rows by weight, one uniform per stratum: (sorted rows, counts).
+def stratified_sample(w: np.ndarray | None, n: int, m: int, rng,
+                      order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``m`` stratified draws of rows by weight, one uniform per stratum: (rows, counts).
 
     Inverse CDF of the cumulative weights (``w=None``: all weights equal) at ``(i + u_i) / m``,
-    so a zero weight never draws a row and an integer weight draws like repeated rows.
+    so a zero weight never draws a row and an integer weight draws like repeated rows. The rows
+    are walked in ``order`` (a permutation; default: as stored) and returned in that order.
     """
     u = (np.arange(m) + rng.uniform(size=m)) / m
     if w is None:
         pos = np.minimum((u * n).astype(np.int64), n - 1)
     else:
-        pos = _weighted_pick(np.cumsum(w, dtype=np.float64), u)
-    return np.unique(pos, return_counts=True)
+        pos = inverse_cdf(w if order is None else w[order], u)
+    pos, counts = np.unique(pos, return_counts=True)
+    return (pos if order is None else order[pos]), counts
 
 
 def kmeans_plusplus(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
-                    n_local_trials: int | None = None) -> np.ndarray:
+                    n_local_trials: int | None = None, *,
+                    order: np.ndarray | None = None) -> np.ndarray:
     """Greedy weighted k-means++ seeding (Arthur & Vassilvitskii 2007).
 
+    Draws walk the rows in ``order`` (default: :func:`~gaussmix._sampling.canonical_order`).
     Returns the indices (k,) of the chosen rows.
     """
-    n = X.shape[0]
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(k))
+    if order is None:
+        order = canonical_order(X)
     x_sq = np.einsum("nd,nd->n", X, X)
-    cum_w = np.cumsum(w, dtype=np.float64)
-    first = int(_weighted_pick(cum_w, rng.uniform(size=1))[0])
+    w_o = np.asarray(w, dtype=np.float64)[order]
+    cum_w = np.cumsum(w_o)
+    first = int(order[inverse_cdf(cum_w, rng.uniform(), cumulative=True)])
     indices = [first]
     closest = _sq_dist(X, X[[first]], x_sq)[:, 0].astype(np.float64)
     pot = float(np.dot(w, closest))
     for _ in range(1, k):
         if pot <= 0:
             # every weighted row coincides with a centre: continue among positive-weight rows
-            cand = _weighted_pick(cum_w, rng.uniform(size=1))
-            indices.append(int(cand[0]))
+            indices.append(int(order[inverse_cdf(cum_w, rng.uniform(), cumulative=True)]))
             continue
-        cand = _weighted_pick(np.cumsum(w * closest), rng.uniform(size=n_local_trials))
+        cand = order[inverse_cdf(w_o * closest[order], rng.uniform(size=n_local_trials))]
         d_cand = _sq_dist(X, X[cand], x_sq).astype(np.float64)
         np.minimum(d_cand, closest[:, None], out=d_cand)
         pots = w @ d_cand
@@ -229,8 +233,9 @@ def kmeans(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
 
     On large data (``sample_size="auto"``: more than 80,000 positive-weight rows, see
     :func:`subsample_size`) k-means++ and Lloyd run to convergence on a weighted subsample of
-    ``m`` rows drawn by stratified inverse-CDF sampling of the cumulative weights (so a zero
-    weight never draws a row and an integer weight draws like repeated rows), followed by at most
+    ``m`` rows drawn by stratified inverse-CDF sampling of the cumulative weights in canonical
+    row order (so a zero weight never draws a row, an integer weight draws like repeated rows
+    and the order of the rows does not matter), followed by at most
     ``n_refine`` Lloyd iterations on all rows. Pass ``sample_size=None`` to run on all rows.
 
     Returns ``(centers (k, d), labels (n,))``.
@@ -241,9 +246,9 @@ def kmeans(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
     if sample_size == "auto":
         sample_size = subsample_size(int(np.count_nonzero(w)), k)
     if sample_size is not None and sample_size < n:
-        rows, counts = stratified_sample(w, n, sample_size, rng)
-        Xs, ws = X[rows], counts.astype(np.float64)
-        C = Xs[kmeans_plusplus(Xs, k, ws, rng)].astype(np.float64)
+        rows, counts = stratified_sample(w, n, sample_size, rng, canonical_order(X))
+        Xs, ws = X[rows], counts.astype(np.float64)  # in canonical order already
+        C = Xs[kmeans_plusplus(Xs, k, ws, rng, order=np.arange(len(rows)))].astype(np.float64)
         C = _lloyd(Xs, C, ws, max_iter, tol_abs, mean)
         C = _lloyd(X, C, w, n_refine, tol_abs, mean)
     else:

@@ -82,9 +82,12 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : int, iterable of int or {"bic", "aic", "icl", "heldout"}, default=1
-        Number of mixture components. A criterion name selects it among 1..10 with
-        :func:`gaussmix.select`; an iterable selects it among those values by BIC.
+    n_components : int, iterable of int or {"bic", "aic", "icl", "heldout"}, default="bic"
+        Number of mixture components. A criterion name selects it among 1..10 (at most the
+        number of rows of positive weight) with :func:`gaussmix.select`; an iterable selects it
+        among those values by BIC. The default chooses by BIC because a density that is too
+        coarse (one Gaussian over several clusters) spreads its mass over the gaps, so that
+        ``contamination="auto"`` then finds no training row outside its high-density region.
     covariance_type : str or tuple of str, default="full"
         Covariance type; a tuple is searched together with ``n_components`` when selecting.
     contamination : "auto" or float in (0, 0.5], default="auto"
@@ -142,7 +145,7 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
     0.05
     """
 
-    def __init__(self, n_components=1, *, covariance_type="full", contamination="auto",
+    def __init__(self, n_components="bic", *, covariance_type="full", contamination="auto",
                  threshold=None, auto_coverage=0.99, n_auto_samples=20000, min_weight=0.0,
                  n_init=1,
                  tol=1e-3, reg_covar=1e-6, max_iter=100, init_params="kmeans",
@@ -223,7 +226,7 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         else:
             from .selection import select
             if isinstance(k, str):
-                crit, ks = k, range(1, min(10, X.shape[0]) + 1)
+                crit, ks = k, range(1, min(10, int(np.count_nonzero(w))) + 1)
             else:
                 crit, ks = "bic", ([k] if isinstance(k, numbers.Integral) else k)
             self.selection_ = select(
