@@ -1,24 +1,24 @@
 """Gaussian mixtures on Dask: exact distributed EM, distributed coresets, lazy inference.
 
 ``GaussianMixture.fit`` accepts a :class:`dask.array.Array` directly; this module is what it
-calls, and can be used on its own to choose the cluster::
+calls, and can be used on its own to choose the scheduler::
 
     import dask.array as da
     from gaussmix import GaussianMixture
     import gaussmix.dask
 
     X = da.from_zarr("points.zarr")                 # (n_samples, n_features), chunked by rows
-    gm = GaussianMixture(10, random_state=0).fit(X)  # runs on the active distributed Client
+    gm = GaussianMixture(10, random_state=0).fit(X)  # on the active scheduler (threads if none)
     gaussmix.dask.fit(GaussianMixture(10), X, scheduler="tcp://10.0.0.1:8786")
+    gaussmix.dask.fit(GaussianMixture(10), X, scheduler="local")  # a LocalCluster for the call
     labels = gm.predict(X)                           # a lazy dask array
 
 **Exact EM as map-reduce.** Each iteration maps :func:`gaussmix._engine.e_pass` over the row
 blocks (each block returns its :class:`~gaussmix._stats.SufficientStats`), reduces them with
-``merge`` in a fixed binary tree, and runs the M-step on the client through the same
-:func:`~gaussmix._engine.run_em` loop as every other fit. The blocks are persisted in worker
-memory for the duration of the fit. The result equals in-memory EM from the same
-initialisation up to floating-point summation order, and does not depend on which worker
-computed what: when a worker dies, the scheduler recomputes its blocks and tasks from the
+``merge`` in a fixed binary tree, and runs the M-step in the calling process through the same
+:func:`~gaussmix._engine.run_em` loop as every other fit. The result equals in-memory EM from
+the same initialisation up to floating-point summation order, and does not depend on which
+worker computed what: when a worker dies, the scheduler recomputes its blocks and tasks from the
 graph and the fixed reduction tree gives bit-identical statistics.
 
 **Initialisation.** The first pass validates every block (a block containing NaN or inf fails
@@ -26,9 +26,16 @@ with an error naming the block and its rows), computes the weighted mean, and bu
 coreset of each block; the block coresets are merged and reduced, and ``init_params`` runs on
 the result (explicit ``means_init`` etc. are honoured).
 
-**Cluster.** With ``scheduler=None`` the active :class:`distributed.Client` is used; with none
-active, a :class:`distributed.LocalCluster` is started for the call and closed afterwards. The
-workers must be able to import ``gaussmix``. dask is imported only when this module is used.
+**Scheduler.** With ``scheduler=None`` (the default, and what ``GaussianMixture.fit`` uses) the
+work runs where the rest of your dask code runs: a scheduler set in ``dask.config`` (e.g.
+``dask.config.set(scheduler="synchronous")``), else the active :class:`distributed.Client`, else
+dask's default, the threaded scheduler. No cluster is ever started unless asked for:
+``scheduler="local"`` (CLI ``--scheduler local``) starts a :class:`distributed.LocalCluster` of
+worker processes for the call and closes it afterwards. A small array therefore costs about what
+the NumPy fit costs. On a distributed scheduler the blocks are persisted in worker memory for
+the fit; a single-machine scheduler recomputes them from the graph on each pass (persist ``X``
+first if its graph is costly). Distributed workers must be able to import ``gaussmix``. dask
+is imported only when this module is used.
 """
 from __future__ import annotations
 
@@ -44,48 +51,158 @@ from ._engine import ArraySource, auto_chunk_size, e_pass
 from ._passfit import INIT_CORESET_SIZE, fit_with_pass
 
 __all__ = ["fit", "coreset", "from_npy", "predict", "predict_proba", "score_samples",
-           "get_client"]
+           "get_client", "LOCAL_SCHEDULERS"]
 
 logger = logging.getLogger("gaussmix")
 
 
 # ---------------------------------------------------------------------------------------------
-# cluster
+# scheduler
+
+#: Dask's single-machine schedulers, passed to :func:`dask.compute` as they are.
+LOCAL_SCHEDULERS = ("threads", "threading", "processes", "multiprocessing", "synchronous",
+                    "sync", "single-threaded")
+
+
+class _Runner:
+    """Where the graphs of one call run: a :class:`distributed.Client`, or ``dask.compute``
+    with a single-machine scheduler (``None``: the one ``dask.config`` selects)."""
+
+    def __init__(self, client=None, scheduler=None, pool=None):
+        self.client = client
+        self.scheduler = scheduler
+        self.pool = pool
+
+    def persist(self, x):
+        # On a cluster the blocks stay in worker memory for all the passes. A single-machine
+        # scheduler recomputes them from the graph on each pass, as the out-of-core fit reads
+        # its chunks again: memory stays at a few blocks (persist X first if it is costly).
+        if x is None or self.client is None:
+            return x
+        return self.client.persist(x)
+
+    def compute(self, obj):
+        if self.client is not None:
+            return self.client.compute(obj).result()
+        import dask
+        if self.pool is not None:
+            return dask.compute(obj, scheduler=self.scheduler, pool=self.pool)[0]
+        return dask.compute(obj, scheduler=self.scheduler)[0]
+
+    def __str__(self) -> str:
+        if self.client is not None:
+            return f"the distributed scheduler at {self.client.scheduler.address}"
+        return f"the {self.scheduler or 'configured'} dask scheduler"
+
+
+def _active_client():
+    """The active :class:`distributed.Client`, or ``None``. A client can exist only once
+    ``distributed`` has been imported, so a process that never imported it pays nothing."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_client as active
+    try:
+        return active()
+    except ValueError:  # no client
+        return None
+
+
+def _check_scheduler(scheduler):
+    if scheduler is None or scheduler == "local" or scheduler in LOCAL_SCHEDULERS:
+        return
+    if isinstance(scheduler, str):
+        if ":" in scheduler:  # an address: tcp://host:8786, host:8786, inproc://...
+            return
+        raise ValueError(
+            f"scheduler must be None (the active scheduler), 'local' (start a LocalCluster), "
+            f"one of {', '.join(map(repr, LOCAL_SCHEDULERS))}, a scheduler address such as "
+            f"'tcp://host:8786', or a distributed.Client; got {scheduler!r}.")
+    if type(scheduler).__module__.split(".")[0] != "distributed":
+        raise TypeError("scheduler must be None, a string or a distributed.Client; got "
+                        f"{type(scheduler).__name__}.")
 
 
 @contextmanager
-def get_client(scheduler=None):
+def _runner(scheduler=None):
+    """The :class:`_Runner` for ``scheduler`` (see :func:`fit`), closing what it started."""
+    _check_scheduler(scheduler)
+    if scheduler is None:
+        import dask
+
+        configured = dask.config.get("scheduler", None)
+        if configured is not None and configured not in ("dask.distributed", "distributed"):
+            yield _Runner(scheduler=None)  # set by the user: dask.compute honours it
+            return
+        client = _active_client()
+        yield _Runner(client) if client is not None else _Runner(scheduler=None)
+        return
+    if scheduler in ("processes", "multiprocessing"):
+        # one pool for all the passes: dask's process scheduler otherwise starts a new pool
+        # (new interpreters importing gaussmix) for every graph, that is every EM iteration
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        import dask
+
+        context = multiprocessing.get_context(dask.config.get("multiprocessing.context",
+                                                               "spawn"))
+        with ProcessPoolExecutor(dask.config.get("num_workers", None),
+                                 mp_context=context) as pool:
+            yield _Runner(scheduler=scheduler, pool=pool)
+        return
+    if isinstance(scheduler, str) and scheduler in LOCAL_SCHEDULERS:
+        yield _Runner(scheduler=scheduler)
+        return
+    with get_client(scheduler, set_as_default=False) as client:
+        yield _Runner(client)
+
+
+@contextmanager
+def get_client(scheduler="local", *, set_as_default=True):
     """Context manager yielding a :class:`distributed.Client`.
 
     Parameters
     ----------
-    scheduler : str, distributed.Client or None
-        A scheduler address (``"tcp://host:8786"``), a client, or ``None`` for the active
-        client, or else a temporary :class:`distributed.LocalCluster`.
+    scheduler : str or distributed.Client, default="local"
+        ``"local"`` starts a :class:`distributed.LocalCluster` of worker processes, closed on
+        exit; an address (``"tcp://host:8786"``) connects to a running scheduler; a client is
+        yielded as it is (and not closed); ``None`` yields the active client.
+    set_as_default : bool, default=True
+        Make a new client the active one inside the block, so that ``GaussianMixture.fit``
+        and ``dask.compute`` run on it.
+
+    Raises
+    ------
+    ValueError
+        ``scheduler=None`` and no client is active.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if isinstance(scheduler, Client):
         yield scheduler
         return
-    if scheduler is not None:
-        client = Client(scheduler, set_as_default=False)
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    try:
-        from distributed import get_client as active
-        client = active()
-    except ValueError:
-        client = None
-    if client is not None:
+    if scheduler is None:
+        client = _active_client()
+        if client is None:
+            raise ValueError("no distributed.Client is active; create one, or pass "
+                             "scheduler='local' to start a LocalCluster.")
         yield client
         return
-    logger.info("no active dask Client: starting a LocalCluster for this call")
-    with LocalCluster(processes=True, dashboard_address=None) as cluster, \
-            Client(cluster, set_as_default=False) as client:
+    _check_scheduler(scheduler)
+    if scheduler == "local":
+        from distributed import LocalCluster
+
+        logger.info("starting a dask LocalCluster for this call")
+        with LocalCluster(processes=True, dashboard_address=None) as cluster, \
+                Client(cluster, set_as_default=set_as_default) as client:
+            yield client
+        return
+    if scheduler in LOCAL_SCHEDULERS:
+        raise ValueError(f"scheduler={scheduler!r} is a single-machine dask scheduler, not a "
+                         "distributed one; use 'local' to start a LocalCluster.")
+    with Client(scheduler, set_as_default=set_as_default) as client:
         yield client
 
 
@@ -209,14 +326,14 @@ def _call(block, est, method):
 # public
 
 
-def _scan(client, xb, wb, starts, size, k, rng):
+def _scan(runner, xb, wb, starts, size, k, rng):
     from dask import delayed
 
     seeds = rng.randint(np.iinfo(np.int32).max, size=2 * len(xb))
     parts = [delayed(_scan_block, pure=True)(x, w, i, s, size, k, int(seeds[i]))
              for i, (x, w, s) in enumerate(zip(xb, wb, starts))]
     total = _tree_with(parts, _merge_scans, size, k, seeds[len(xb):])
-    return client.compute(total).result()
+    return runner.compute(total)
 
 
 def _tree_with(parts, fn, size, k, seeds):
@@ -246,8 +363,13 @@ def fit(estimator, X, sample_weight=None, *, scheduler=None):
     X : dask.array.Array of shape (n_samples, n_features)
         Chunked along rows (column chunks are merged).
     sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
-    scheduler : str, distributed.Client or None, default=None
-        Where to run (see :func:`get_client`).
+    scheduler : None, str or distributed.Client, default=None
+        Where to run. ``None``: the active scheduler (a scheduler set in ``dask.config``, else
+        the active :class:`distributed.Client`, else dask's threaded scheduler); one of
+        :data:`LOCAL_SCHEDULERS` (``"threads"``, ``"processes"``, ``"synchronous"``, ...):
+        that single-machine scheduler; ``"local"``: a :class:`distributed.LocalCluster`
+        started for this call and closed afterwards; an address (``"tcp://host:8786"``): a
+        client connected for this call; a client: that client.
 
     Returns
     -------
@@ -262,13 +384,11 @@ def fit(estimator, X, sample_weight=None, *, scheduler=None):
     k = estimator.n_components
     rng = check_random_state(estimator.random_state)
     model = covariance.get(estimator.covariance_type)
-    with get_client(scheduler) as client:
-        X = client.persist(X)
-        w = client.persist(w) if w is not None else None
+    with _runner(scheduler) as runner:
+        X, w = runner.persist(X), runner.persist(w)
         xb, wb, starts = _blocks(X, w)
-        logger.info("dask fit: %d rows in %d blocks on %s", X.shape[0], len(xb),
-                    client.scheduler.address if client.scheduler else client)
-        scan = _scan(client, xb, wb, starts, INIT_CORESET_SIZE, k, rng)
+        logger.info("dask fit: %d rows in %d blocks on %s", X.shape[0], len(xb), runner)
+        scan = _scan(runner, xb, wb, starts, INIT_CORESET_SIZE, k, rng)
         if not scan["weight"] > 0:
             raise ValueError("all sample weights are zero: at least one row needs a positive "
                              "weight.")
@@ -282,7 +402,7 @@ def fit(estimator, X, sample_weight=None, *, scheduler=None):
             parts = [delayed(_block_stats, pure=True)(x, wi, params, model.name, info["shift"],
                                                        dtype.str, cs)
                      for x, wi in zip(xb, wb)]
-            return client.compute(_tree(parts, _merge_stats)).result()
+            return runner.compute(_tree(parts, _merge_stats))
 
         fit_with_pass(estimator, pass_fn, info, rng)
     return estimator
@@ -299,7 +419,8 @@ def coreset(X, size, *, n_clusters, sample_weight=None, random_state=None, sched
     n_clusters : int
     sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
     random_state : int, RandomState instance or None, default=None
-    scheduler : str, distributed.Client or None, default=None
+    scheduler : None, str or distributed.Client, default=None
+        Where to run, as in :func:`fit`.
 
     Returns
     -------
@@ -314,9 +435,9 @@ def coreset(X, size, *, n_clusters, sample_weight=None, random_state=None, sched
     X = _rows(X)
     w = _weights(sample_weight, X)
     rng = check_random_state(random_state)
-    with get_client(scheduler) as client:
+    with _runner(scheduler) as runner:
         xb, wb, starts = _blocks(X, w)
-        scan = _scan(client, xb, wb, starts, size, k, rng)
+        scan = _scan(runner, xb, wb, starts, size, k, rng)
     if not scan["weight"] > 0:
         raise ValueError("all sample weights are zero: at least one row needs a positive weight.")
     return scan["coreset"]
