@@ -61,8 +61,9 @@ def add_parser(subparsers):
                    help="fit on a sensitivity coreset of M rows instead of all rows "
                         "(approximate, much faster on large data)")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="run exact EM on an existing Dask cluster (e.g. tcp://host:8786); a "
-                        ".npy DATA is read by the workers, so its path must be visible to them")
+                   help="run exact EM on an existing Dask cluster (e.g. tcp://host:8786), or "
+                        "'local' to start a dask LocalCluster for this fit; a .npy DATA is "
+                        "read by the workers, so its path must be visible to them")
     p.add_argument("--sample-weight", metavar="FILE",
                    help="per-row weights: a one-column CSV or a 1-D .npy file")
     p.add_argument("--dtype", choices=("auto", "float32", "float64"), default="auto",
@@ -95,7 +96,8 @@ def _fit(gm, X, w, args) -> None:
         import dask.array as da
         Xd = da.from_array(np.asarray(X), chunks=(args.chunk_size or 1_000_000, -1))
     try:
-        client = distributed.Client(args.scheduler, timeout=30)
+        client = (gdask.get_client("local") if args.scheduler == "local"
+                  else distributed.Client(args.scheduler, timeout=30))
     except OSError as exc:
         raise CLIError(f"cannot reach the Dask scheduler at {args.scheduler}: {exc}",
                        code=1) from None
