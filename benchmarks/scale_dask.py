@@ -12,6 +12,14 @@ threads_per_worker=1, processes=True)`` with the data in ``--blocks`` row blocks
 workers. Per-iteration times are the medians of the gaps between consecutive iterations (the
 first iteration, which includes the setup, is reported separately). Writes
 ``benchmarks/results/scale_dask.md``.
+
+A second section times a *small* array, where the fixed cost of the scheduler dominates:
+``GaussianMixture(2).fit`` on a 20,000 x 2 float64 dask array (one block) against the same fit
+on the NumPy array, with no distributed Client (the default threaded scheduler), and with
+``scheduler="local"`` (a LocalCluster started and closed per fit, the behaviour before the
+active scheduler was used). ``--quick`` runs only this section and prints it::
+
+    PYTHONPATH=src python -m benchmarks.scale_dask --quick
 """
 from __future__ import annotations
 
@@ -37,14 +45,61 @@ def timed_fit(gm, X):
     return total, stamps[0] - t0, float(np.median(np.diff(stamps))), gm
 
 
+def small_array(repeats: int = 5, n: int = 20_000):
+    """Markdown lines: seconds per fit of a small dask array vs the NumPy array."""
+    import dask.array as da
+
+    import gaussmix.dask as gdask
+    from gaussmix import GaussianMixture
+
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(c, 1.0, (n // 2, 2)) for c in (0.0, 5.0)])
+    Xd = da.from_array(X)
+
+    def best(fit, r):
+        times = []
+        for _ in range(r):
+            t0 = time.perf_counter()
+            fit()
+            times.append(time.perf_counter() - t0)
+        return min(times), float(np.median(times))
+
+    first = best(lambda: GaussianMixture(2, random_state=0).fit(Xd), 1)[0]
+    numpy = best(lambda: GaussianMixture(2, random_state=0).fit(X), repeats)
+    dask_ = best(lambda: GaussianMixture(2, random_state=0).fit(Xd), repeats)
+    local = best(lambda: gdask.fit(GaussianMixture(2, random_state=0), Xd, scheduler="local"),
+                 max(1, repeats // 3))
+    return [
+        f"## Small array: {n:,} x 2 float64, one block, K = 2",
+        "",
+        f"Seconds per fit (best and median of {repeats}; `scheduler=\"local\"`: of "
+        f"{max(1, repeats // 3)}). The first dask fit in a process took {first:.2f} s (dask "
+        "imports its optional modules once).",
+        "",
+        "| | best | median | / NumPy (best) |",
+        "|---|---|---|---|",
+        f"| NumPy array | {numpy[0]:.3f} | {numpy[1]:.3f} | 1 |",
+        f"| dask array, no Client (threaded scheduler) | {dask_[0]:.3f} | {dask_[1]:.3f} | "
+        f"{dask_[0] / numpy[0]:.1f}× |",
+        f"| dask array, `scheduler=\"local\"` (LocalCluster per fit) | {local[0]:.3f} | "
+        f"{local[1]:.3f} | {local[0] / numpy[0]:.0f}× |",
+        "",
+    ]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--iters", type=int, default=6)
     ap.add_argument("--blocks", type=int, default=8)
     ap.add_argument("--output", default="benchmarks/results/scale_dask.md")
+    ap.add_argument("--quick", action="store_true",
+                    help="only the small-array section, printed (nothing written)")
     args = ap.parse_args(argv)
     warnings.simplefilter("ignore")
+    if args.quick:
+        print("\n".join(small_array()))
+        return
     import dask.array as da
     import distributed
 
@@ -98,7 +153,7 @@ def main(argv=None):
         f"max |Δ lower bound| = {dlb:.1e} (float32 data, float64 statistics; the two sum "
         "the per-chunk statistics in a different order).",
         "",
-    ]
+    ] + small_array()
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as f:
         f.write("\n".join(lines))
