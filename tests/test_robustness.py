@@ -179,14 +179,20 @@ def test_degenerate_warning_is_public():
 def test_point_with_zero_density_everywhere(covariance_type):
     # (x - mu)^2 overflows: the density is 0 under every component. The log-density is -inf
     # (not a clamped finite value ranking it above merely distant points) and the
-    # responsibilities are uniform rather than NaN.
+    # responsibilities are their limit, one-hot on the smallest Mahalanobis distance (split
+    # equally where the quadratic forms agree, as the shared covariance of "tied" makes them),
+    # rather than NaN or uniform.
     X = np.random.default_rng(0).normal(size=(200, 2))
     gm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
     Z = np.array([[1e200, 1e200], [1e3, 1e3], [0.0, 0.0]])
     ll = gm.score_samples(Z)
     assert ll[0] == -np.inf and np.all(np.isfinite(ll[1:])) and ll[1] < ll[2]
-    np.testing.assert_allclose(gm.predict_proba(Z)[0], np.full(3, 1 / 3))
-    assert np.all(np.isfinite(gm.predict_proba(Z)))
+    proba = gm.predict_proba(Z)
+    assert np.all(np.isfinite(proba))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    n_win = 3 if covariance_type == "tied" else 1
+    np.testing.assert_allclose(np.sort(proba[0]), [0.0] * (3 - n_win) + [1 / n_win] * n_win)
+    assert gm.predict(Z)[0] == proba[0].argmax()
 
 
 @pytest.mark.parametrize("cov", PER_COMPONENT)

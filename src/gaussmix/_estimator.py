@@ -13,7 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import covariance
 from ._engine import (ArraySource, EMResult, Params, auto_chunk_size, e_pass, fit_em,
                       initial_params, weighted_log_prob)
-from ._kernels import logsumexp_rows
+from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
 from ._typing import INIT_PARAMS
 from ._validation import ArrayLike, Interval, Kinds, Options, check_finite, check_params, check_sample_weight
 
@@ -295,41 +295,102 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                       np.asarray(self.precisions_cholesky_, dtype=np.float64))
 
     # ------------------------------------------------------------------ inference
-    def _weighted_log_prob_chunks(self, X):
+    def _weighted_log_prob_chunks(self, X, *, check_finite_rows=False):
+        """``(start, X chunk, weighted log-probabilities of the chunk)`` over row chunks.
+
+        With ``check_finite_rows`` each chunk is checked for NaN/inf (for callers that did not
+        check ``X`` whole, so that a memory-mapped ``X`` is read once).
+        """
         model = covariance.get(self.covariance_type)
         params = self._params()
         cs = self.chunk_size or auto_chunk_size(X.shape[1], len(params.weights), X.dtype.itemsize)
         shift = params.weights @ params.means
         for s in range(0, X.shape[0], cs):
-            yield s, weighted_log_prob(model, X[s:s + cs], params, shift)
+            Xc = X[s:s + cs]
+            if check_finite_rows and not np.isfinite(Xc).all():
+                check_finite(X)  # raises, locating the first bad entry in X
+            # squared whitened residuals beyond float range overflow to inf (or inf - inf):
+            # expected for far rows, which the callers handle
+            with np.errstate(over="ignore", invalid="ignore"):
+                lp = weighted_log_prob(model, Xc, params, shift)
+            yield s, Xc, lp
+
+    def _far_log_resp(self, Xr) -> np.ndarray:
+        """Log-responsibilities (m, k) of rows ``Xr`` whose log-densities all overflowed.
+
+        One-hot on the component with the smallest Mahalanobis distance, computed in log space
+        (see :func:`gaussmix._kernels.far_log_resp`); float64.
+        """
+        model = covariance.get(self.covariance_type)
+        means = np.asarray(self.means_, dtype=np.float64)
+        cov = np.asarray(self.covariances_, dtype=np.float64)
+        k, d = means.shape
+        log_q = np.empty((Xr.shape[0], k))
+        for j in range(k):
+            chol = np.linalg.cholesky(model.component_covariance(cov, j, d))
+            log_q[:, j] = log_mahalanobis_sq(Xr, means[j], chol)
+        with np.errstate(divide="ignore"):
+            return far_log_resp(log_q, np.log(np.asarray(self.weights_, dtype=np.float64)))
+
+    @staticmethod
+    def _log_norm(lp) -> np.ndarray:
+        """Row log-sum-exp of ``lp``; a row whose largest term overflowed to NaN (``inf - inf``
+        inside a whitening product) is summed over its finite terms, NaN counting as ``-inf``."""
+        log_norm = logsumexp_rows(lp)
+        bad = np.isneginf(log_norm)
+        if bad.any():
+            log_norm[bad] = logsumexp_rows(np.where(np.isnan(lp[bad]), -np.inf, lp[bad]))
+        return log_norm
 
     def _log_resp(self, X) -> np.ndarray:
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        for s, lp in self._weighted_log_prob_chunks(X):
-            log_norm = logsumexp_rows(lp)
-            with np.errstate(invalid="ignore"):  # -inf - -inf on dead rows, replaced below
-                out[s:s + lp.shape[0]] = lp - log_norm[:, None]
-            dead = np.isneginf(log_norm)  # zero density everywhere: no evidence, uniform
-            if dead.any():
-                out[s:s + lp.shape[0]][dead] = -np.log(self.n_components)
+        for s, Xc, lp in self._weighted_log_prob_chunks(X):
+            with np.errstate(invalid="ignore"):  # -inf - -inf on far rows, replaced below
+                log_norm, log_resp = log_resp_rows(lp)
+            out[s:s + lp.shape[0]] = log_resp
+            # no finite maximum: every log-density overflowed (-inf, or NaN from inf - inf in
+            # the whitening product), so the components are compared in log space
+            far = np.isneginf(log_norm)
+            if far.any():
+                out[s:s + lp.shape[0]][far] = self._far_log_resp(Xc[far])
         return out
 
     def score_samples(self, X):
-        """Log-density of each row under the mixture, shape (n_samples,)."""
+        """Log-density of each row under the mixture, shape (n_samples,).
+
+        A row so far from every component that its log-density is below float64's range
+        (whitened squared distance above ~1e308) scores ``-inf``; :meth:`predict_proba` still
+        gives it a finite, one-hot posterior.
+        """
         if _is_dask(X):  # a lazy dask array, block by block
             return _dask_method(self, X, "score_samples")
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         out = np.empty(X.shape[0], dtype=np.float64)
-        for s, lp in self._weighted_log_prob_chunks(X):
-            out[s:s + lp.shape[0]] = logsumexp_rows(lp)
+        for s, _, lp in self._weighted_log_prob_chunks(X):
+            out[s:s + lp.shape[0]] = self._log_norm(lp)
         return out
+
+    def _weighted_log_likelihood(self, X, sample_weight) -> tuple[float, float]:
+        """``(sum_i w_i log p(x_i), sum_i w_i)``, accumulated in float64 chunk by chunk.
+
+        Nothing of length n_samples is allocated besides the validated weights, so scoring a
+        memory-mapped ``X`` needs memory for one chunk only.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                          reset=False)
+        w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        total = 0.0
+        for s, _, lp in self._weighted_log_prob_chunks(X, check_finite_rows=True):
+            ll = self._log_norm(lp).astype(np.float64, copy=False)
+            total += float(ll.sum() if w is None else np.dot(w[s:s + len(ll)], ll))
+        return total, float(X.shape[0] if w is None else w.sum())
 
     def score(self, X, y=None, sample_weight=None):
         """Weighted mean log-likelihood of ``X`` (higher is better)."""
-        ll = self.score_samples(X)
-        w = check_sample_weight(sample_weight, len(ll))
-        return float(np.dot(w, ll) / w.sum())
+        total, wsum = self._total_log_likelihood(X, sample_weight)
+        return total / wsum
 
     def predict(self, X):
         """Most likely component of each row, shape (n_samples,)."""
@@ -338,12 +399,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         labels = np.empty(X.shape[0], dtype=np.intp)
-        for s, lp in self._weighted_log_prob_chunks(X):
-            labels[s:s + lp.shape[0]] = lp.argmax(axis=1)
+        for s, Xc, lp in self._weighted_log_prob_chunks(X):
+            lab = lp.argmax(axis=1)
+            # a NaN or -inf winner means the densities overflowed: compare in log space
+            far = ~np.isfinite(lp[np.arange(len(lab)), lab])
+            if far.any():
+                lab[far] = self._far_log_resp(Xc[far]).argmax(axis=1)
+            labels[s:s + lp.shape[0]] = lab
         return labels
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each row, shape (n_samples, n_components)."""
+        """Posterior probability of each component for each row, shape (n_samples, n_components).
+
+        Rows far from every component (log-densities below float64's range) get the limit of
+        the posterior, one-hot on the component with the smallest Mahalanobis distance.
+        """
         if _is_dask(X):  # a lazy dask array, block by block
             return _dask_method(self, X, "predict_proba")
         check_is_fitted(self)
@@ -383,17 +453,22 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model = covariance.get(self.covariance_type)
         return int(model.n_parameters(k, d) + k * d + k - 1)
 
+    def _total_log_likelihood(self, X, sample_weight) -> tuple[float, float]:
+        if _is_dask(X):
+            ll = self.score_samples(X)
+            w = check_sample_weight(sample_weight, len(ll))
+            return float(np.dot(w, ll)), float(w.sum())
+        return self._weighted_log_likelihood(X, sample_weight)
+
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion (lower is better); with weights, n is their sum."""
-        ll = self.score_samples(X)
-        w = check_sample_weight(sample_weight, len(ll))
-        return float(-2 * np.dot(w, ll) + self._n_parameters() * np.log(w.sum()))
+        total, wsum = self._total_log_likelihood(X, sample_weight)
+        return float(-2 * total + self._n_parameters() * np.log(wsum))
 
     def aic(self, X, sample_weight=None):
         """Akaike information criterion (lower is better)."""
-        ll = self.score_samples(X)
-        w = check_sample_weight(sample_weight, len(ll))
-        return float(-2 * np.dot(w, ll) + 2 * self._n_parameters())
+        total, _ = self._total_log_likelihood(X, sample_weight)
+        return float(-2 * total + 2 * self._n_parameters())
 
     # ------------------------------------------------------------------ interoperability
     def save(self, path) -> None:

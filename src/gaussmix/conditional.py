@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import covariance
 from ._engine import Params
 from ._estimator import GaussianMixture
-from ._kernels import logsumexp_rows
+from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
 
 __all__ = ["ConditionalMixture", "condition", "conditional_sample", "GaussianMixtureRegressor"]
 
@@ -68,7 +68,9 @@ class ConditionalMixture:
     covariances : ndarray of shape (n_components, n_targets, n_targets)
         Conditional component covariances (the same for every conditioning row).
     log_evidence : ndarray of shape (n,)
-        Marginal log-density ``log p(x_g)`` of each conditioning row.
+        Marginal log-density ``log p(x_g)`` of each conditioning row; ``-inf`` for a row so
+        far from every component that it is below float64's range (its ``weights`` are then
+        the limit, one-hot on the component with the smallest Mahalanobis distance).
     given : ndarray of int
         Indices of the conditioning features.
     targets : ndarray of int
@@ -92,10 +94,13 @@ class ConditionalMixture:
 
     def covariance(self) -> np.ndarray:
         """Conditional covariance ``Cov[x_t | x_g]`` (law of total covariance), shape (n, t, t)."""
-        m = self.mean()
-        second = (np.einsum("nk,kst->nst", self.weights, self.covariances)
-                  + np.einsum("nk,nks,nkt->nst", self.weights, self.means, self.means))
-        return second - m[:, :, None] * m[:, None, :]
+        # centred: sum_k w_k (S_k + (mu_k - m)(mu_k - m)^T), not E[x x^T] - m m^T, which
+        # cancels catastrophically once |m| is large against the spread (and overflows first);
+        # components without weight are left out, so their far means cannot give 0 * inf
+        dev = self.means - self.mean()[:, None, :]
+        dev = np.where(self.weights[:, :, None] > 0, dev, 0.0)
+        return (np.einsum("nk,kst->nst", self.weights, self.covariances)
+                + np.einsum("nk,nks,nkt->nst", self.weights, dev, dev))
 
     def log_prob(self, Y) -> np.ndarray:
         """``log p(y_i | x_g,i)`` for one target row per conditioning row.
@@ -234,6 +239,7 @@ def condition(gm, X_given, given, targets=None) -> ConditionalMixture:
     log_w = np.empty((n, k))
     cmeans = np.empty((n, k, m))
     ccov = np.empty((k, m, m))
+    chols = []
     for j in range(k):
         S = np.asarray(model.component_covariance(np.asarray(gm.covariances_, dtype=np.float64),
                                                   j, d), dtype=np.float64)
@@ -246,18 +252,30 @@ def condition(gm, X_given, given, targets=None) -> ConditionalMixture:
         S_gg = S[np.ix_(g, g)]
         S_gt = S[np.ix_(g, t)]
         L = np.linalg.cholesky(S_gg)
+        chols.append(L)
         R = Xg - means[j, g]
         A = cho_solve((L, True), S_gt)                      # S_gg^{-1} S_gt, (g, t)
         cmeans[:, j] = means[j, t] + R @ A
         C = S_tt - S_gt.T @ A
         ccov[j] = 0.5 * (C + C.T)
         z = solve_triangular(L, R.T, lower=True)
-        log_w[:, j] = -0.5 * (g.size * _LOG_2PI + (z * z).sum(axis=0)) \
-            - np.log(np.diag(L)).sum()
+        with np.errstate(over="ignore"):  # far rows: handled below
+            log_w[:, j] = -0.5 * (g.size * _LOG_2PI + (z * z).sum(axis=0)) \
+                - np.log(np.diag(L)).sum()
     with np.errstate(divide="ignore"):
         log_w += np.log(weights)
-    log_ev = logsumexp_rows(log_w)
-    cw = np.exp(log_w - log_ev[:, None])
+    with np.errstate(invalid="ignore"):
+        log_ev, log_cw = log_resp_rows(log_w)
+    far = np.isneginf(log_ev)
+    if far.any():
+        # x_g so far from every component that all log-densities overflowed: the weights'
+        # limit is one-hot on the smallest Mahalanobis distance (gaussmix._kernels.far_log_resp);
+        # log_evidence stays -inf, below float64's range
+        log_q = np.column_stack([log_mahalanobis_sq(Xg[far], means[j, g], chols[j])
+                                 for j in range(k)])
+        with np.errstate(divide="ignore"):
+            log_cw[far] = far_log_resp(log_q, np.log(weights))
+    cw = np.exp(log_cw)
     if g.size == 0:
         log_ev = np.zeros(n)
     return ConditionalMixture(cw, cmeans, ccov, log_ev, g, t)

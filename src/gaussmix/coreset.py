@@ -210,11 +210,16 @@ def sensitivity_terms(mass: np.ndarray, cost: np.ndarray, n_clusters: int
     total_cost = float(cost.sum())
     mean_cost = total_cost / W
     alpha = 16.0 * (math.log(max(n_clusters, 1)) + 2.0)
-    safe_mass = np.maximum(mass, np.finfo(np.float64).tiny)
-    a = 4.0 * W / safe_mass
+    # a centre that no row is closest to (a duplicate seed, as on constant data) enters no
+    # row's bound: its term is 0, not 4 W / 0 = inf (which made 0 * inf = NaN probabilities)
+    has_mass = mass > 0
+    inv_mass = np.divide(1.0, mass, out=np.zeros(len(mass)), where=has_mass)
+    a = 4.0 * W * inv_mass
     if mean_cost <= 0:
+        # every row sits on its centre (constant or k-valued data): no cost term, and the
+        # draws are uniform by weight within each centre's share 4 W / W(B_x)
         return a, 0.0
-    a += (2.0 * alpha / mean_cost) * (cost / safe_mass)
+    a += (2.0 * alpha / mean_cost) * (cost * inv_mass)
     return a, alpha / mean_cost
 
 

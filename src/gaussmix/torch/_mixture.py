@@ -127,6 +127,12 @@ class GaussianMixture(nn.Module):
         Parameter device.
     random_state : int, Generator or None
         Seeds the initial means (standard normal); weights start uniform, precisions at identity.
+    validate_args : bool or None, default=None
+        Check that tensors given to :meth:`forward` (and the other evaluation methods) are
+        finite, raising ``ValueError`` on NaN or infinity, as ``torch.distributions`` does.
+        ``None`` follows the class default (``True``; see :meth:`set_default_validate_args`).
+        The check reads one boolean back from the device per call; pass ``False`` to skip it
+        in a hot loop. Skipped while tracing or compiling. Array-likes are always checked.
 
     Attributes
     ----------
@@ -165,9 +171,21 @@ class GaussianMixture(nn.Module):
     (200, 2)
     """
 
+    _validate_default = True
+
+    @classmethod
+    def set_default_validate_args(cls, value: bool) -> None:
+        """Set the class-wide default of ``validate_args`` (as ``torch.distributions`` does)."""
+        if value not in (True, False):
+            raise ValueError(f"validate_args must be True or False, got {value!r}.")
+        GaussianMixture._validate_default = bool(value)
+
     def __init__(self, n_components, n_features, covariance_type="full", *, dtype=None,
-                 device=None, random_state=None):
+                 device=None, random_state=None, validate_args=None):
         super().__init__()
+        if validate_args not in (None, True, False):
+            raise ValueError(f"validate_args must be None, True or False, got {validate_args!r}.")
+        self.validate_args = validate_args
         k = check_positive_int(n_components, "n_components")
         d = check_positive_int(n_features, "n_features")
         self.covariance_type = check_covariance_type(covariance_type)
@@ -252,6 +270,17 @@ class GaussianMixture(nn.Module):
             )
         if x.dtype != ref.dtype:
             x = x.to(ref.dtype)
+        validate = getattr(self, "validate_args", None)  # None too in modules pickled before it
+        validate = self._validate_default if validate is None else validate
+        if validate and not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            finite = torch.isfinite(x)
+            if not bool(finite.all()):
+                n_bad = int((~finite).sum())
+                row, col = (int(v) for v in torch.nonzero(~finite)[0])
+                raise ValueError(
+                    f"x contains {n_bad} NaN or inf value{'s' if n_bad > 1 else ''} (first "
+                    f"at row {row}, column {col}: {x[row, col].item()!r}); remove or impute "
+                    "them, or pass validate_args=False to skip this check.")
         return x
 
     def component_log_prob(self, x):
@@ -334,7 +363,7 @@ class GaussianMixture(nn.Module):
 
     # ------------------------------------------------------------------ conversion
     @classmethod
-    def from_estimator(cls, estimator, *, dtype=torch.float64, device=None):
+    def from_estimator(cls, estimator, *, dtype=torch.float64, device=None, validate_args=None):
         """Build the module from a fitted estimator with scikit-learn attributes.
 
         Parameters
@@ -345,6 +374,8 @@ class GaussianMixture(nn.Module):
             fitted ``gaussmix.GaussianMixture`` or ``sklearn.mixture.GaussianMixture``.
         dtype, device : optional
             Of the new parameters (float64 by default, for exact parity).
+        validate_args : bool or None, default=None
+            As in the constructor.
 
         Returns
         -------
@@ -387,7 +418,8 @@ class GaussianMixture(nn.Module):
             diag = pc
         if np.any(diag <= 0):
             raise ValueError("precisions_cholesky_ must have a positive diagonal.")
-        module = cls(k, d, ct, dtype=dtype, device=device, random_state=0)
+        module = cls(k, d, ct, dtype=dtype, device=device, random_state=0,
+                     validate_args=validate_args)
         with torch.no_grad():
             fk = {"dtype": dtype, "device": module.means.device}
             module.weight_logits.copy_(torch.as_tensor(np.log(weights / weights.sum()), **fk))
