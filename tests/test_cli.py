@@ -77,8 +77,29 @@ def test_fit_json_summary(capsys, csv_file, data, tmp_path):
     ref = GaussianMixture(2, random_state=0).fit(data)
     assert summary["n_samples"] == 120 and summary["n_features"] == 3
     assert summary["converged"] is True and summary["n_iter"] == ref.n_iter_
-    assert summary["log_likelihood"] == pytest.approx(ref.score(data), rel=1e-12)
-    assert summary["bic"] == pytest.approx(ref.bic(data), rel=1e-12)
+    # the fit's own statistics: the mean log-likelihood of the last E-step, so no second pass;
+    # it trails the final model's score by at most the last EM change (< tol when converged)
+    assert summary["log_likelihood"] == ref.lower_bound_ == summary["lower_bound"]
+    n, p = len(data), ref._n_parameters()
+    assert summary["bic"] == pytest.approx(-2 * n * ref.lower_bound_ + p * np.log(n), rel=1e-12)
+    assert summary["aic"] == pytest.approx(-2 * n * ref.lower_bound_ + 2 * p, rel=1e-12)
+    assert -1e-9 <= ref.score(data) - summary["log_likelihood"] < ref.tol  # EM ascends
+    assert abs(summary["bic"] - ref.bic(data)) < 2 * n * ref.tol
+
+
+def test_fit_summary_with_sample_weights(capsys, csv_file, data, tmp_path, rng):
+    w = rng.uniform(0.2, 3.0, len(data))
+    np.savetxt(tmp_path / "w.csv", w, fmt="%.17g")
+    code, out, _ = run_cli(capsys, "fit", csv_file, "-k", 3, "--seed", 0, "--sample-weight",
+                           tmp_path / "w.csv", "-o", tmp_path / "m.gmz", "--json")
+    assert code == 0
+    s = json.loads(out)
+    ref = GaussianMixture(3, random_state=0).fit(data, sample_weight=w)
+    assert s["log_likelihood"] == pytest.approx(ref.lower_bound_, rel=1e-12)
+    assert -1e-9 <= ref.score(data, sample_weight=w) - s["log_likelihood"] < ref.tol
+    # BIC's n is the sum of the weights, as in GaussianMixture.bic
+    assert abs(s["bic"] - ref.bic(data, sample_weight=w)) < 2 * w.sum() * ref.tol
+    assert abs(s["aic"] - ref.aic(data, sample_weight=w)) < 2 * w.sum() * ref.tol
 
 
 def test_header_is_optional(capsys, data, tmp_path):

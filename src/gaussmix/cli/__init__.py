@@ -17,6 +17,14 @@ Usage::
 CSV from standard input. Tables go to standard output as CSV, or to ``-o FILE`` (``.npy`` when the
 name ends so).
 
+Output files
+------------
+No command writes over one of its inputs: an output (``-o``, ``--labels``, ``--proba``,
+``--table``, ``--plot``) that names an input file, by any path or link, or another output of
+the same command, is refused with exit code 2 before any work, as are output names whose format
+cannot be written. Every file is written atomically (a temporary file in the same directory,
+fsync, rename), so a failed write leaves the previous file as it was.
+
 Exit codes
 ----------
 0

@@ -6,7 +6,8 @@ import sys
 
 import numpy as np
 
-from ._data import CLIError, command_parser, load_data, load_model, load_weights, write_table
+from ._data import CLIError, command_parser, load_data, load_model, load_weights
+from ._output import check_paths, write_table
 
 NAME = "anomalies"
 HELP = "flag low-density rows of DATA as anomalies"
@@ -77,6 +78,13 @@ def run(args) -> int:
         raise CLIError(f"--threshold must be a finite number; got {args.threshold}.")
     params = dict(contamination=contamination, threshold=args.threshold,
                   min_weight=args.min_weight, random_state=args.seed)
+    if not args.model:
+        k_text = (args.n_components or "bic").strip().lower()
+        k = k_text if k_text in ("bic", "aic", "icl") else parse_components(k_text)
+        if isinstance(k, list) and len(k) == 1 and len(cts) == 1:
+            k = k[0]
+    check_paths([("DATA", args.data), ("--model", args.model),
+                 ("--sample-weight", args.sample_weight)], [("-o", args.output)])
     X = load_data(args.data).X
     w = load_weights(args.sample_weight, X.shape[0]) if args.sample_weight else None
     if args.model:
@@ -86,10 +94,6 @@ def run(args) -> int:
                            f"{gm.means_.shape[1]}.")
         det = GaussianMixtureOutlierDetector.from_mixture(gm, X, sample_weight=w, **params)
     else:
-        k_text = (args.n_components or "bic").strip().lower()
-        k = k_text if k_text in ("bic", "aic", "icl") else parse_components(k_text)
-        if isinstance(k, list) and len(k) == 1 and len(cts) == 1:
-            k = k[0]
         det = GaussianMixtureOutlierDetector(
             k, covariance_type=cts[0] if len(cts) == 1 else tuple(cts), **params)
         det.fit(X, sample_weight=w)

@@ -1,4 +1,4 @@
-"""Data loading and table writing shared by the subcommands.
+"""Data and model loading shared by the subcommands (writing is in :mod:`._output`).
 
 ``DATA`` may be
 
@@ -19,7 +19,8 @@ import sys
 
 import numpy as np
 
-__all__ = ["CLIError", "Table", "load_data", "load_weights", "write_table", "add_output_option"]
+__all__ = ["CLIError", "Table", "load_data", "load_weights", "command_parser", "feature_columns",
+           "load_model"]
 
 
 class CLIError(Exception):
@@ -191,41 +192,6 @@ def command_parser(subparsers, name: str, help: str, epilog: str) -> argparse.Ar
     """The sub-parser of one command: its one-line help, and an epilog of examples kept as typed."""
     return subparsers.add_parser(name, help=help, description=help + ".", epilog=epilog,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-
-
-def add_output_option(parser, what: str) -> None:
-    parser.add_argument("-o", "--output", metavar="OUT",
-                        help=f"write {what} to OUT (CSV, or .npy if OUT ends in .npy) instead of "
-                             "standard output")
-    parser.add_argument("--no-header", action="store_true",
-                        help="omit the CSV header line")
-
-
-def write_table(arr: np.ndarray, path: str | None, columns: list[str], *, header: bool = True,
-                fmt: str = "%.10g") -> None:
-    """Write ``arr`` (n,) or (n, m) as CSV to ``path`` (standard output if ``None``) or ``.npy``."""
-    arr = np.asarray(arr)
-    if path is not None and str(path).lower().endswith(".npy"):
-        try:
-            np.save(path, arr, allow_pickle=False)
-        except OSError as exc:
-            raise CLIError(f"cannot write {path}: {exc.strerror or exc}", code=1) from None
-        return
-    buf = io.StringIO()
-    np.savetxt(buf, arr.reshape(len(arr), -1), delimiter=",", fmt=fmt,
-               header=",".join(columns) if header else "", comments="")
-    text = buf.getvalue()
-    if not header:
-        text = text.lstrip("\n")
-    if path is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise CLIError(f"cannot write {path}: {exc.strerror or exc}", code=1) from None
 
 
 def feature_columns(est) -> list[str]:

@@ -12,6 +12,7 @@ from .._engine import progress
 from .._estimator import GaussianMixture
 from .._typing import INIT_PARAMS
 from ._data import CLIError, command_parser, load_data, load_weights
+from ._output import check_paths, save_model
 from ._progress import ProgressLine
 
 NAME = "fit"
@@ -26,7 +27,9 @@ examples:
   gaussmix fit data.npy -k 10 --scheduler tcp://host:8786 -o model.gmz
   cat data.csv | gaussmix fit - -k 3 -o model.gmz
 
-A .npy DATA is memory-mapped and read in chunks, so it may be larger than memory.
+A .npy DATA is memory-mapped and read in chunks, so it may be larger than memory. The summary's
+log-likelihood, BIC and AIC come from the fit's last E-step (on the coreset with
+--coreset-size), so the data are not read again; 'gaussmix score' evaluates the saved model.
 Exit codes: 0 success, 1 runtime failure, 2 bad input.
 """
 
@@ -82,7 +85,7 @@ def _fit(gm, X, w, args) -> None:
     """``gm.fit`` on the data as given: a .npy file is memory-mapped (EM reads it in chunks, so
     it may be larger than memory); with --scheduler the rows go to the Dask cluster."""
     if args.scheduler is None:
-        gm.fit(X, sample_weight=w, coreset_size=args.coreset_size)
+        gm.fit(X, sample_weight=w)
         return
     try:
         import distributed
@@ -102,46 +105,57 @@ def _fit(gm, X, w, args) -> None:
         raise CLIError(f"cannot reach the Dask scheduler at {args.scheduler}: {exc}",
                        code=1) from None
     with client:
-        gm.fit(Xd, sample_weight=w, coreset_size=args.coreset_size)
+        gm.fit(Xd, sample_weight=w)
 
 
-def run(args) -> int:
-    table = load_data(args.data, _dtype(args.dtype))
-    X = table.X
-    w = load_weights(args.sample_weight, X.shape[0]) if args.sample_weight else None
-    gm = GaussianMixture(
-        n_components=args.n_components, covariance_type=args.covariance_type, tol=args.tol,
-        reg_covar=args.reg_covar, max_iter=args.max_iter, n_init=args.n_init,
-        init_params=args.init_params, random_state=args.seed, chunk_size=args.chunk_size)
-    bar = ProgressLine(args.max_iter, args.n_init, delay=float("inf") if args.quiet else 1.0)
-    t0 = time.perf_counter()
-    if args.coreset_size is not None and args.coreset_size < 1:
-        raise CLIError(f"--coreset-size must be a positive integer, got {args.coreset_size}.")
-    try:
-        with progress(bar):
-            _fit(gm, X, w, args)
-    finally:
-        bar.close()
-    elapsed = time.perf_counter() - t0
-    try:
-        gm.save(args.output)
-    except OSError as exc:
-        raise CLIError(f"cannot write {args.output}: {exc.strerror or exc}", code=1) from None
-    summary = {
+def _summary(gm, X, w, args, elapsed) -> dict:
+    """The fit summary from the fit's own statistics: ``lower_bound_`` is the weighted mean
+    log-likelihood of the last E-step, so BIC and AIC follow without another pass over the data
+    (which would cost, on a memory-mapped file, reading it again and an O(n_samples) array)."""
+    n = int(X.shape[0])
+    n_eff = float(np.sum(w)) if w is not None else float(n)  # BIC's n, as in ``gm.bic``
+    mean_ll = float(gm.lower_bound_)
+    p = gm._n_parameters()
+    return {
         "model": args.output,
-        "n_samples": int(X.shape[0]),
+        "n_samples": n,
         "n_features": int(X.shape[1]),
         "n_components": int(gm.n_components),
         "covariance_type": gm.covariance_type,
         "dtype": str(X.dtype),
         "converged": bool(gm.converged_),
         "n_iter": int(gm.n_iter_),
-        "lower_bound": float(gm.lower_bound_),
-        "log_likelihood": float(gm.score(X, sample_weight=w)),
-        "bic": float(gm.bic(X, sample_weight=w)),
-        "aic": float(gm.aic(X, sample_weight=w)),
+        "lower_bound": mean_ll,
+        "log_likelihood": mean_ll,
+        "bic": float(-2 * mean_ll * n_eff + p * np.log(n_eff)),
+        "aic": float(-2 * mean_ll * n_eff + 2 * p),
         "seconds": round(elapsed, 4),
     }
+
+
+def run(args) -> int:
+    if args.coreset_size is not None and args.coreset_size < 1:
+        raise CLIError(f"--coreset-size must be a positive integer, got {args.coreset_size}.")
+    check_paths([("DATA", args.data), ("--sample-weight", args.sample_weight)],
+                [("-o", args.output)])
+    table = load_data(args.data, _dtype(args.dtype))
+    X = table.X
+    w = load_weights(args.sample_weight, X.shape[0]) if args.sample_weight else None
+    gm = GaussianMixture(
+        n_components=args.n_components, covariance_type=args.covariance_type, tol=args.tol,
+        reg_covar=args.reg_covar, max_iter=args.max_iter, n_init=args.n_init,
+        init_params=args.init_params, random_state=args.seed, chunk_size=args.chunk_size,
+        coreset_size=args.coreset_size)
+    bar = ProgressLine(args.max_iter, args.n_init, delay=float("inf") if args.quiet else 1.0)
+    t0 = time.perf_counter()
+    try:
+        with progress(bar):
+            _fit(gm, X, w, args)
+    finally:
+        bar.close()
+    elapsed = time.perf_counter() - t0
+    save_model(gm, args.output)
+    summary = _summary(gm, X, w, args, elapsed)
     if args.json:
         sys.stdout.write(json.dumps(summary) + "\n")
     elif not args.quiet:

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 
 from ._data import CLIError, command_parser, load_data, load_model
+from ._output import check_paths, figure_target, save_figure
 
 NAME = "plot"
 HELP = "draw a fitted mixture (ellipses, density, uncertainty, pairs, convergence)"
@@ -70,18 +71,15 @@ def run(args) -> int:
 
     from .. import plotting
 
-    gm = load_model(args.model)
-    d = int(gm.means_.shape[1])
-    X = None
-    if args.data is not None:
-        X = np.asarray(load_data(args.data).X, dtype=np.float64)
-        if X.shape[1] != d:
-            raise CLIError(f"{args.data}: has {X.shape[1]} columns but the model has {d} "
-                           "features.")
+    output, fmt = figure_target(args.output)
+    check_paths([("MODEL", args.model), ("DATA", args.data)], [("-o", output)])
     try:
         n_std = [float(v) for v in args.n_std.split(",") if v.strip()]
     except ValueError:
         raise CLIError(f"--n-std must be comma-separated numbers, got {args.n_std!r}.") from None
+    dims = _ints(args.dims, "--dims")
+    gm = load_model(args.model)
+    d = int(gm.means_.shape[1])
     kind = args.kind
     if kind == "auto":
         kind = "overview" if d == 2 else ("pairplot" if d > 2 else "lower-bounds")
@@ -89,14 +87,19 @@ def run(args) -> int:
         raise CLIError(f"--kind {args.kind} needs at least 2 features; the model has {d}.")
     if kind == "pairplot" and d < 2:
         raise CLIError(f"--kind pairplot needs at least 2 features; the model has {d}.")
-    dims = _ints(args.dims, "--dims")
+    if kind not in ("pairplot", "lower-bounds") and len(dims) != 2:
+        raise CLIError(f"--dims must name two features, got {args.dims!r}.")
+    X = None
+    if args.data is not None:
+        X = np.asarray(load_data(args.data).X, dtype=np.float64)
+        if X.shape[1] != d:
+            raise CLIError(f"{args.data}: has {X.shape[1]} columns but the model has {d} "
+                           "features.")
     if kind == "pairplot":
         dims = list(range(min(d, 8))) if args.dims == "0,1" and d > 2 else dims
         axes = plotting.pairplot(gm, X, dims=dims, n_std=n_std)
         fig = axes[0, 0].figure
     else:
-        if kind != "lower-bounds" and len(dims) != 2:
-            raise CLIError(f"--dims must name two features, got {args.dims!r}.")
         fig, ax = plt.subplots(figsize=(6.4, 5.2))
         if kind == "overview":
             plotting.plot_density(gm, X, dims=dims, ax=ax, filled=False, cmap="Greys")
@@ -115,14 +118,10 @@ def run(args) -> int:
         fig.suptitle(args.title)
     fig.tight_layout()
     try:
-        fig.savefig(args.output, dpi=args.dpi)
-    except ValueError as exc:  # unsupported format
-        raise CLIError(f"cannot write {args.output}: {exc}") from None
-    except OSError as exc:
-        raise CLIError(f"cannot write {args.output}: {exc.strerror or exc}", code=1) from None
+        save_figure(fig, output, fmt, dpi=args.dpi)
     finally:
         plt.close(fig)
     if args.json:
         sys.stdout.write(json.dumps({"model": args.model, "data": args.data,
-                                     "output": args.output, "kind": kind}) + "\n")
+                                     "output": output, "kind": kind}) + "\n")
     return 0

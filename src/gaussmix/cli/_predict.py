@@ -1,7 +1,8 @@
 """``gaussmix predict MODEL DATA [--proba]``: component labels or probabilities."""
 from __future__ import annotations
 
-from ._data import add_output_option, command_parser, load_data, load_model, write_table
+from ._data import command_parser, load_data, load_model
+from ._output import add_output_option, check_paths, write_table
 
 NAME = "predict"
 HELP = "assign each row of DATA to its most likely component"
@@ -26,6 +27,7 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
+    check_paths([("MODEL", args.model), ("DATA", args.data)], [("-o", args.output)])
     gm = load_model(args.model)
     X = load_data(args.data).X
     if args.proba:

@@ -5,7 +5,8 @@ import argparse
 
 import numpy as np
 
-from ._data import add_output_option, command_parser, feature_columns, load_model, write_table
+from ._data import command_parser, feature_columns, load_model
+from ._output import add_output_option, check_paths, write_table
 
 NAME = "sample"
 HELP = "draw N random rows from MODEL"
@@ -43,6 +44,7 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
+    check_paths([("MODEL", args.model)], [("-o", args.output)])
     gm = load_model(args.model)
     if args.seed is not None:
         gm.set_params(random_state=args.seed)

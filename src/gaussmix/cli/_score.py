@@ -6,7 +6,8 @@ import sys
 
 import numpy as np
 
-from ._data import CLIError, command_parser, load_data, load_model, load_weights, write_table
+from ._data import CLIError, command_parser, load_data, load_model, load_weights
+from ._output import check_paths, write_table
 
 NAME = "score"
 HELP = "mean log-likelihood, BIC and AIC of DATA under MODEL"
@@ -36,6 +37,10 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
+    if args.output and not args.per_sample:
+        raise CLIError("-o/--output needs --per-sample; the summary goes to standard output.")
+    check_paths([("MODEL", args.model), ("DATA", args.data),
+                 ("--sample-weight", args.sample_weight)], [("-o", args.output)])
     gm = load_model(args.model)
     X = load_data(args.data).X
     w = load_weights(args.sample_weight, X.shape[0]) if args.sample_weight else None
@@ -43,8 +48,6 @@ def run(args) -> int:
     if args.per_sample:
         write_table(ll, args.output, ["log_density"], fmt="%.12g")
         return 0
-    if args.output:
-        raise CLIError("-o/--output needs --per-sample; the summary goes to standard output.")
     wt = np.ones(len(ll)) if w is None else w
     total = float(np.dot(wt, ll))
     summary = {

@@ -9,6 +9,7 @@ import time
 import numpy as np
 
 from ._data import CLIError, command_parser
+from ._output import check_paths, image_format, write_image, write_npy
 
 NAME = "segment"
 HELP = "segment an image into K regions with a Gaussian mixture over pixel colours"
@@ -23,6 +24,8 @@ examples:
 -k takes a number, a range A:B (K chosen by BIC among A..B) or one of bic, aic, icl
 (K chosen in 2..8 by that criterion). The output image holds each pixel painted with the
 mean colour of its segment, or with --overlay the segments drawn over the image.
+--labels writes the label map losslessly: .npy (any K), or PNG, TIFF, BMP or PPM as
+8-bit grey levels (K <= 256). Every option and output name is checked before segmenting.
 """
 
 
@@ -55,7 +58,8 @@ def add_parser(subparsers):
                    help="em: number of initialisations (default: %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--labels", metavar="FILE",
-                   help="also write the label map (.npy, or an 8-bit .png with K <= 256)")
+                   help="also write the label map (.npy, or an 8-bit .png/.tif/.bmp with "
+                        "K <= 256)")
     p.add_argument("--proba", metavar="FILE.npy",
                    help="also write the per-pixel probabilities, shape (H, W, K)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -127,26 +131,55 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(a * 255), 0, 255).astype(np.uint8)
 
 
-def write_image(arr: np.ndarray, path: str) -> None:
-    from PIL import Image
-    try:
-        Image.fromarray(_to_uint8(np.asarray(arr))).save(path)
-    except ValueError as exc:  # unknown extension
-        raise CLIError(f"cannot write {path}: {exc}.") from None
-    except OSError as exc:
-        raise CLIError(f"cannot write {path}: {exc.strerror or exc}", code=1) from None
+#: Pillow formats that store an 8-bit grey label map exactly (no lossy compression).
+_LABEL_FORMATS = ("PNG", "TIFF", "BMP", "PPM")
+#: Largest K an 8-bit label image can hold.
+_MAX_LABEL_IMAGE_K = 256
 
 
-def run(args) -> int:
-    from ..image import overlay, segment
+def _max_k(k) -> int:
+    """The largest number of segments ``-k`` can produce (a criterion chooses in 2..8)."""
+    if isinstance(k, range):
+        return k[-1]
+    if isinstance(k, str):
+        return 8
+    return k
+
+
+def _check_options(args):
+    """Every option checked before the image is read: ``(k, features, image format, label
+    image format or None)``."""
+    from ..image import FEATURES
     k = _parse_k(args.n_components)
     feats = tuple(f.strip() for f in args.features.split(",") if f.strip())
+    bad = [f for f in feats if f not in FEATURES]
+    if bad or not feats:
+        raise CLIError(f"--features must be a comma-separated list of {', '.join(FEATURES)}; "
+                       f"got {args.features!r}.")
     if args.fit_size < 0:
         raise CLIError(f"--fit-size must be >= 0, got {args.fit_size}.")
+    if args.n_init < 1:
+        raise CLIError(f"--n-init must be a positive integer, got {args.n_init}.")
     if not 0 <= args.alpha <= 1:
         raise CLIError(f"--alpha must be in [0, 1], got {args.alpha}.")
     if args.proba and not args.proba.lower().endswith(".npy"):
         raise CLIError(f"--proba must name a .npy file, got {args.proba!r}.")
+    out_format = image_format(args.output, "-o")
+    label_format = None
+    if args.labels and not args.labels.lower().endswith(".npy"):
+        label_format = image_format(args.labels, "--labels", _LABEL_FORMATS)
+        if _max_k(k) > _MAX_LABEL_IMAGE_K:
+            raise CLIError(f"--labels {args.labels!r}: an 8-bit label image holds at most "
+                           f"{_MAX_LABEL_IMAGE_K} segments but -k {args.n_components} allows "
+                           f"{_max_k(k)}; write the labels to a .npy file.")
+    check_paths([("IN", args.input)],
+                [("-o", args.output), ("--labels", args.labels), ("--proba", args.proba)])
+    return k, feats, out_format, label_format
+
+
+def run(args) -> int:
+    from ..image import overlay, segment
+    k, feats, out_format, label_format = _check_options(args)
     image = read_image(args.input)
     t0 = time.perf_counter()
     options = dict(fit_size=args.fit_size or None, n_init=args.n_init) \
@@ -156,27 +189,14 @@ def run(args) -> int:
                   random_state=args.seed, **options)
     elapsed = time.perf_counter() - t0
     out = overlay(image, seg.labels, alpha=args.alpha) if args.overlay else seg.recolored
-    write_image(out, args.output)
+    write_image(_to_uint8(np.asarray(out)), args.output, out_format)
     if args.labels:
-        if args.labels.lower().endswith(".npy"):
-            try:
-                np.save(args.labels, seg.labels.astype(np.int32), allow_pickle=False)
-            except OSError as exc:
-                raise CLIError(f"cannot write {args.labels}: {exc.strerror or exc}",
-                               code=1) from None
+        if label_format is None:
+            write_npy(seg.labels.astype(np.int32), args.labels)
         else:
-            if seg.n_components > 256:
-                raise CLIError("--labels as an image needs K <= 256; use a .npy file.")
-            from PIL import Image
-            try:
-                Image.fromarray(seg.labels.astype(np.uint8)).save(args.labels)
-            except (ValueError, OSError) as exc:
-                raise CLIError(f"cannot write {args.labels}: {exc}", code=1) from None
+            write_image(seg.labels.astype(np.uint8), args.labels, label_format)
     if args.proba:
-        try:
-            np.save(args.proba, seg.probabilities, allow_pickle=False)
-        except OSError as exc:
-            raise CLIError(f"cannot write {args.proba}: {exc.strerror or exc}", code=1) from None
+        write_npy(seg.probabilities, args.proba)
     h, w = seg.labels.shape
     share = np.bincount(seg.labels.ravel(), minlength=seg.n_components) / seg.labels.size
     summary = {

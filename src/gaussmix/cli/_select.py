@@ -6,6 +6,7 @@ import math
 import sys
 
 from ._data import CLIError, command_parser, load_data, load_weights
+from ._output import check_paths, figure_target, save_figure, save_model, write_text
 
 NAME = "select"
 HELP = "choose the number of components and covariance type for DATA"
@@ -96,11 +97,7 @@ def _write_table(res, path: str) -> None:
         text = json.dumps([_jsonable(r) for r in res.table], indent=1) + "\n"
     else:
         text = res.to_markdown() + "\n"
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise CLIError(f"cannot write {path}: {exc.strerror or exc}", code=1) from None
+    write_text(text, path)
 
 
 def run(args) -> int:
@@ -114,6 +111,16 @@ def run(args) -> int:
         raise CLIError(f"--n-init must be a positive integer; got {args.n_init}.")
     if args.criterion == "heldout" and vf == 0:
         raise CLIError("--criterion heldout needs --validation-fraction > 0.")
+    plot_path = plot_format = None
+    if args.plot:
+        try:
+            import matplotlib
+        except ImportError:
+            raise CLIError("--plot needs matplotlib: pip install gaussmix[plot]", code=1) from None
+        matplotlib.use("Agg")
+        plot_path, plot_format = figure_target(args.plot, "--plot")
+    check_paths([("DATA", args.data), ("--sample-weight", args.sample_weight)],
+                [("-o", args.output), ("--table", args.table), ("--plot", plot_path)])
     X = load_data(args.data).X
     w = load_weights(args.sample_weight, X.shape[0]) if args.sample_weight else None
     try:
@@ -127,20 +134,16 @@ def run(args) -> int:
         raise
     best = res.best_estimator_
     if args.output:
-        try:
-            best.save(args.output)
-        except OSError as exc:
-            raise CLIError(f"cannot write {args.output}: {exc.strerror or exc}", code=1) from None
+        save_model(best, args.output)
     if args.table:
         _write_table(res, args.table)
     if args.plot:
-        import matplotlib
-        matplotlib.use("Agg")
-        ax = res.plot()
+        import matplotlib.pyplot as plt
+        fig = res.plot().figure
         try:
-            ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")
-        except (OSError, ValueError) as exc:
-            raise CLIError(f"cannot write {args.plot}: {exc}", code=1) from None
+            save_figure(fig, plot_path, plot_format, dpi=110, bbox_inches="tight")
+        finally:
+            plt.close(fig)
     if args.json:
         out = {"criterion": res.criterion, "best": dict(res.best_params_),
                "model": args.output, "table": [_jsonable(r) for r in res.table]}
