@@ -78,7 +78,7 @@ def test_no_client_runs_on_threads_and_starts_no_cluster(no_cluster, data):
     assert GaussianMixture(3, random_state=0).fit(X).converged_
     P, W = gdask.coreset(X, 400, n_clusters=3, random_state=0)
     assert len(P) <= 400 and W.sum() == pytest.approx(len(data), rel=0.1)
-    cs = GaussianMixture(3, random_state=0).fit(X, coreset_size=400)
+    cs = GaussianMixture(3, random_state=0, coreset_size=400).fit(X)
     np.testing.assert_allclose(
         cs.means_, GaussianMixture(3, random_state=0).fit(P, sample_weight=W).means_)
     assert not distributed.client._global_clients
