@@ -320,3 +320,20 @@ def test_fit_summary_does_not_read_the_data_again(files, tmp_path, capsys, monke
     code, out, err = run_cli(capsys, "fit", files["npy"], "-k", "3", "--seed", "0",
                              "--json", "-o", tmp_path / "m2.gmz")
     assert code == EXIT_OK, err
+
+
+def test_file_size_limit_midway_keeps_the_old_model(files, tmp_path):
+    """``fit -o`` onto an existing model: a save cut short by EFBIG leaves the old model."""
+    dest = tmp_path / "old.gmz"
+    Path(files["model"]).replace(dest)
+    old = dest.read_bytes()
+    limit = len(old) // 2  # the new model is about the same size: the write cannot finish
+    env = dict(os.environ, PYTHONPATH=str(SRC), PYTHONDONTWRITEBYTECODE="1")
+    r = subprocess.run([sys.executable, "-m", "gaussmix", "fit", files["csv"], "-k", "3", "-q",
+                        "--seed", "1", "-o", str(dest)], capture_output=True, text=True,
+                       env=env, timeout=120, preexec_fn=_limit_file_size(limit))
+    assert r.returncode == EXIT_FAILURE, (r.returncode, r.stderr)
+    assert "cannot write" in r.stderr and "Traceback" not in r.stderr
+    assert dest.read_bytes() == old
+    gaussmix.load(dest)  # still a valid model
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
