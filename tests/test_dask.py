@@ -103,7 +103,7 @@ def test_own_initialisation_and_coreset_fit(client, data):
     gm = GaussianMixture(3, random_state=0).fit(X)
     assert gm.converged_
     assert gm.score(data) == pytest.approx(ref.score(data), rel=1e-3)
-    cs = GaussianMixture(3, random_state=0).fit(X, coreset_size=800)
+    cs = GaussianMixture(3, random_state=0, coreset_size=800).fit(X)
     assert cs.score(data) == pytest.approx(ref.score(data), rel=0.01)
 
 

@@ -81,6 +81,10 @@ def test_no_client_runs_on_threads_and_starts_no_cluster(no_cluster, data):
     cs = GaussianMixture(3, random_state=0, coreset_size=400).fit(X)
     np.testing.assert_allclose(
         cs.means_, GaussianMixture(3, random_state=0).fit(P, sample_weight=W).means_)
+    # gaussmix.dask.fit honours coreset_size too, on the scheduler it is given
+    direct = gdask.fit(GaussianMixture(3, random_state=0, coreset_size=400), X,
+                       scheduler="synchronous")
+    np.testing.assert_array_equal(direct.means_, cs.means_)
     assert not distributed.client._global_clients
 
 

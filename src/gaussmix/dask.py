@@ -357,6 +357,9 @@ def _tree_with(parts, fn, size, k, seeds):
 def fit(estimator, X, sample_weight=None, *, scheduler=None):
     """Fit ``estimator`` (a :class:`gaussmix.GaussianMixture`) by exact EM on a dask array.
 
+    With ``estimator.coreset_size`` set, the fit is instead on a distributed coreset of that
+    many rows (:func:`coreset`, on the same scheduler), as ``GaussianMixture.fit`` does.
+
     Parameters
     ----------
     estimator : GaussianMixture
@@ -383,6 +386,12 @@ def fit(estimator, X, sample_weight=None, *, scheduler=None):
     w = _weights(sample_weight, X)
     k = estimator.n_components
     rng = check_random_state(estimator.random_state)
+    if getattr(estimator, "coreset_size", None) is not None:
+        pts, wts = coreset(X, estimator.coreset_size, n_clusters=k, sample_weight=w,
+                           random_state=rng, scheduler=scheduler)
+        logger.info("coreset fit on %d weighted rows", len(pts))
+        estimator._fit(pts, wts)
+        return estimator
     model = covariance.get(estimator.covariance_type)
     with _runner(scheduler) as runner:
         X, w = runner.persist(X), runner.persist(w)
