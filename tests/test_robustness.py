@@ -7,6 +7,7 @@ import pytest
 
 import gaussmix
 from gaussmix import DegenerateComponentWarning, GaussianMixture, covariance
+from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 NAMES = covariance.names()
 PER_COMPONENT = [n for n in NAMES if n != "tied"]  # a shared covariance cannot collapse
@@ -79,12 +80,28 @@ def test_collinear_features(cov, two_blobs):
 
 @pytest.mark.parametrize("cov", PER_COMPONENT)
 def test_component_collapsing_onto_isolated_point_is_reseeded(cov, two_blobs):
+    # without regularisation a component on one point has a singular covariance: re-seeded
+    X = np.vstack([two_blobs, [[100.0, 100.0]]])
+    gm, caught = fit_recording(X, n_components=4, covariance_type=cov, random_state=0,
+                               reg_covar=0.0)
+    repairs = [str(w.message) for w in caught if "EM repaired" in str(w.message)]
+    assert repairs, "a collapsed component must be reported"
+    assert any("collapsed" in m and "not positive definite" in m and "re-seeded" in m
+               for m in repairs)
+    assert_finite_fit(gm, X)
+
+
+@pytest.mark.parametrize("cov", PER_COMPONENT)
+def test_component_on_isolated_point_is_kept_with_regularisation(cov, two_blobs):
+    # with reg_covar > 0 the same component is a legitimate maximum-likelihood solution: it
+    # stays on the point (as in scikit-learn), nothing is re-seeded, and the fit is at least
+    # as likely as scikit-learn's from the same seed
     X = np.vstack([two_blobs, [[100.0, 100.0]]])
     gm, caught = fit_recording(X, n_components=4, covariance_type=cov, random_state=0)
-    assert caught, "a collapsed component must be reported"
-    msg = str(caught[0].message)
-    assert "collapsed onto a single point" in msg and "re-seeded" in msg
-    assert_finite_fit(gm, X)
+    assert not caught
+    assert np.any(np.all(np.abs(gm.means_ - 100.0) < 1e-6, axis=1))
+    ref = SkGaussianMixture(4, covariance_type=cov, random_state=0).fit(X)
+    assert gm.score(X) >= ref.score(X) - 1e-6
 
 
 def test_isolated_point_with_tied_covariance(two_blobs):

@@ -115,18 +115,21 @@ def test_unknown_option_lists_valid_ones(X, param, value):
 
 
 @pytest.mark.parametrize("param,value,allowed", [
-    ("n_components", 0, "int in the range [1, inf]"),
+    ("n_components", 0, "int in the range [1, inf)"),
     ("n_components", 2.5, "int"),
-    ("tol", -1.0, "float in the range [0, inf]"),
-    ("reg_covar", -1e-6, "float in the range [0, inf]"),
+    ("tol", -1.0, "float in the range [0, inf)"),
+    ("reg_covar", -1e-6, "float in the range [0, inf)"),
+    ("reg_covar", np.inf, "float in the range [0, inf)"),
+    ("reg_covar", np.nan, "float in the range [0, inf)"),
+    ("tol", np.inf, "float in the range [0, inf)"),
     ("reg_covar", np.nan, "float"),
-    ("max_iter", -1, "int in the range [0, inf]"),
-    ("n_init", 0, "int in the range [1, inf]"),
+    ("max_iter", -1, "int in the range [0, inf)"),
+    ("n_init", 0, "int in the range [1, inf)"),
     ("chunk_size", 0, "None or an int"),
     ("random_state", "seed", "None, an int or a numpy.random.RandomState"),
     ("warm_start", 1, "bool"),
     ("verbose", -1, "int"),
-    ("verbose_interval", 0, "int in the range [1, inf]"),
+    ("verbose_interval", 0, "int in the range [1, inf)"),
 ])
 def test_invalid_parameter_values_name_the_parameter(X, param, value, allowed):
     with pytest.raises(ValueError) as exc:

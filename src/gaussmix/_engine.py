@@ -119,14 +119,15 @@ def weighted_log_prob(model: CovarianceModel, X: np.ndarray, params: Params,
 
 def e_pass(source, params: Params, model: CovarianceModel, shift: np.ndarray,
            dtype, n_worst: int | None = None, *, n_threads: int | None = None,
-           block_rows: int | None = None) -> SufficientStats:
+           block_rows: int | None = None, reg_covar: float | None = None) -> SufficientStats:
     """One pass over ``source``: sufficient statistics under ``params``.
 
     Uses the batched kernels of :mod:`gaussmix._fast` (a thread pool of ``n_threads``, default
     from :func:`gaussmix._fast.default_n_threads`, over blocks of ``block_rows`` rows) when the
-    covariance model provides :meth:`~gaussmix.covariance.CovarianceModel.expansion`, else the
-    reference kernel. Workspaces are kept on ``source`` (when it allows attributes) so repeated
-    passes reuse their memory.
+    covariance model provides :meth:`~gaussmix.covariance.CovarianceModel.expansion` and the
+    expansion resolves every component (see :func:`gaussmix._fast.fast_pass`; ``reg_covar``,
+    the M-step's, tells which variances matter), else the reference kernel. Workspaces are kept
+    on ``source`` (when it allows attributes) so repeated passes reuse their memory.
     """
     k, d = params.means.shape
     n_worst = k if n_worst is None else n_worst
@@ -139,7 +140,7 @@ def e_pass(source, params: Params, model: CovarianceModel, shift: np.ndarray,
             pass
     stats = _fast.fast_pass(source.chunks(), params, model, shift, dtype, n_worst,
                             n_threads=n_threads, block_rows=block_rows, pool=pool,
-                            n_rows=getattr(source, "n_samples", None))
+                            n_rows=getattr(source, "n_samples", None), reg_covar=reg_covar)
     if stats is not None:
         return stats
     return e_pass_reference(source, params, model, shift, dtype, n_worst)
@@ -158,10 +159,11 @@ def e_pass_reference(source, params: Params, model: CovarianceModel, shift: np.n
 
 
 def chunk_pass(X: np.ndarray, w: np.ndarray, params: Params, model: CovarianceModel,
-               shift: np.ndarray, n_worst: int, *, n_threads: int = 1) -> SufficientStats:
+               shift: np.ndarray, n_worst: int, *, n_threads: int = 1,
+               reg_covar: float | None = None) -> SufficientStats:
     """E-step and statistics of one chunk ``X`` (already in the compute dtype)."""
     stats = _fast.fast_pass([(X, np.asarray(w))], params, model, shift, X.dtype, n_worst,
-                            n_threads=n_threads, n_rows=X.shape[0])
+                            n_threads=n_threads, n_rows=X.shape[0], reg_covar=reg_covar)
     if stats is not None:
         return stats
     return chunk_pass_reference(X, w, params, model, shift, n_worst)
@@ -264,23 +266,66 @@ def params_from_precisions(weights, means, precisions, model: CovarianceModel) -
 # degenerate components
 
 
-def find_degenerate(stats: SufficientStats, model: CovarianceModel, bad_chol: list[int]
-                    ) -> dict[int, str]:
-    """Components to re-seed, with the reason: empty, collapsed, or not positive definite."""
+#: A covariance is numerically not positive definite when its smallest standard deviation is
+#: at most this many units in the last place of the values it describes (the data's dtype, at
+#: the component's distance from the data centre plus one data standard deviation): such a
+#: component cannot tell its own points apart, its covariance is rounding noise.
+PD_RESOLUTION = 64.0
+
+
+def data_unit_variances(stats: SufficientStats) -> np.ndarray:
+    """The data's per-feature variances (d,), the unit in which covariances are judged.
+
+    A constant feature has nothing to resolve: its unit is floored at float64's epsilon times
+    the largest variance, so the regularised variance along it is never taken for a collapse
+    (while an exactly zero variance, with ``reg_covar=0``, still is).
+    """
+    unit = np.diag(stats.data_covariance()).copy()
+    top = unit.max(initial=0.0)
+    if not top > 0:
+        return np.ones_like(unit)
+    return np.maximum(unit, np.finfo(np.float64).eps * top)
+
+
+def find_degenerate(stats: SufficientStats, model: CovarianceModel, params: Params,
+                    bad_chol: list[int], dtype=np.float64) -> tuple[dict[int, str], list[int]]:
+    """Components to re-seed, with the reason, and the covariances to floor instead.
+
+    A component is re-seeded when it has emptied out (no weight) or when its covariance, after
+    ``reg_covar``, is not positive definite at the resolution of ``dtype`` at the scale of its
+    values (:data:`PD_RESOLUTION`). A component that sits on repeated values is *not*
+    degenerate when ``reg_covar`` keeps it positive definite: it is a legitimate
+    maximum-likelihood solution (integer, binary or flat-colour data), and moving it would give
+    a worse fit. A shared (tied) covariance is never re-seeded: when it is not positive
+    definite it is returned in the second list as ``-1``, for :func:`floor_covariances`.
+    """
     k = len(stats.nk)
     total = stats.nk.sum()
     out: dict[int, str] = {}
-    data_var = float(np.trace(stats.data_covariance())) / stats.means.shape[1]
-    spread = model.spread(stats.nk, stats.scatter)
+    bad = [int(j) for j in bad_chol]
+    unit = data_unit_variances(stats)
+    small = model.smallest_variances(params.covariances, unit)
+    # squared magnitude of the values, in units of the data's variances: 1 (one standard
+    # deviation) plus the component's offset from the data mean
+    centre = stats.data_mean()
+    mag = 1.0 + (((stats.means - centre) ** 2) / unit).max(axis=1)
+    if model.shared:
+        mag = mag.max(keepdims=True)
+    singular = ~(small > (PD_RESOLUTION * np.finfo(dtype).eps) ** 2 * mag)
+    if model.shared:
+        if singular[0] and -1 not in bad:
+            bad.append(-1)
+    else:
+        for j in np.flatnonzero(singular):
+            if j not in bad:
+                bad.append(int(j))
     for j in range(k):
         if stats.nk[j] <= 1e-10 * total:
             out[j] = "emptied out"
-        elif data_var > 0 and spread[j] <= 1e-12 * data_var and model.name != "tied":
-            out[j] = "collapsed onto a single point"
-    for j in bad_chol:
+    for j in bad:
         if j >= 0:
-            out.setdefault(j, "has a covariance that is not positive definite")
-    return out
+            out.setdefault(j, "collapsed: its covariance is not positive definite")
+    return out, bad
 
 
 def reseed(params: Params, stats: SufficientStats, model: CovarianceModel, reg_covar: float,
@@ -401,8 +446,14 @@ def _say(verbose: int, msg: str) -> None:
 def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
            model: CovarianceModel, *, reg_covar: float, tol: float, max_iter: int,
            lower_bound: float = -np.inf, verbose: int = 0, verbose_interval: int = 10,
-           max_reseeds: int | None = None) -> EMResult:
-    """EM from ``params`` until the mean log-likelihood changes by less than ``tol``."""
+           max_reseeds: int | None = None, dtype=np.float64) -> EMResult:
+    """EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
+
+    ``dtype`` is the data's: it sets the resolution at which a covariance counts as not
+    positive definite (:func:`find_degenerate`). EM is monotone, but re-seeding a degenerate
+    component is not: when a re-seed ends at a lower log-likelihood than parameters seen
+    earlier in the run, those parameters are returned.
+    """
     k = len(params.weights)
     max_reseeds = 3 * k if max_reseeds is None else max_reseeds
     lower_bounds: list[float] = []
@@ -410,16 +461,19 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
     n_reseeds = 0
     n_iter = 0
     events: list[str] = []  # repairs of degenerate components, reported once at the end
+    best = (params, -np.inf)  # the best parameters evaluated so far, with their log-likelihood
     t_prev = time.perf_counter()
     try:
         for n_iter in range(1, max_iter + 1):
             prev = lower_bound
             stats = pass_fn(params)
             lower_bound = stats.mean_log_likelihood
+            if lower_bound > best[1]:
+                best = (params, lower_bound)
             new, bad = m_step(stats, model, reg_covar)
-            degenerate = find_degenerate(stats, model, bad)
-            if degenerate:
-                if n_reseeds < max_reseeds and not (model.name == "tied" and bad):
+            degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
+            if degenerate or bad:
+                if degenerate and n_reseeds < max_reseeds and -1 not in bad:
                     seeded = reseed(new, stats, model, reg_covar, degenerate)
                     if seeded is not None:
                         n_reseeds += len(degenerate)
@@ -450,6 +504,10 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
             if abs(change) < tol:
                 converged = True
                 break
+        if n_reseeds and best[1] > lower_bound:
+            # a re-seed moved EM to a worse optimum than one it had seen: return the best
+            # parameters evaluated, with their own log-likelihood
+            params, lower_bound = best
         return EMResult(params, lower_bound, lower_bounds, n_iter, converged, n_reseeds)
     finally:
         _warn_repairs(events)
@@ -458,7 +516,7 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
 def fit_em(pass_fn: Callable[[Params], SufficientStats], init_fn: Callable[[], Params],
            model: CovarianceModel, *, n_init: int, reg_covar: float, tol: float, max_iter: int,
            warm: tuple[Params, float] | None = None, verbose: int = 0,
-           verbose_interval: int = 10) -> EMResult:
+           verbose_interval: int = 10, dtype=np.float64) -> EMResult:
     """EM from ``n_init`` initialisations (or once from ``warm = (params, lower_bound)``).
 
     Keeps the run with the highest final lower bound, as scikit-learn does.
@@ -473,7 +531,7 @@ def fit_em(pass_fn: Callable[[Params], SufficientStats], init_fn: Callable[[], P
         else:
             result = run_em(pass_fn, params, model, reg_covar=reg_covar, tol=tol,
                             max_iter=max_iter, lower_bound=lb0, verbose=verbose,
-                            verbose_interval=verbose_interval)
+                            verbose_interval=verbose_interval, dtype=dtype)
             msg = "converged" if result.converged else "did not converge"
             extra = (f". time lapse {time.perf_counter() - t0:.5f}s\t lower bound "
                      f"{result.lower_bound:.5f}" if verbose >= 2 else "")

@@ -15,7 +15,8 @@ from ._engine import (ArraySource, EMResult, Params, auto_chunk_size, e_pass, fi
                       initial_params, weighted_log_prob)
 from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
 from ._typing import INIT_PARAMS
-from ._validation import ArrayLike, Interval, Kinds, Options, check_finite, check_params, check_sample_weight
+from ._validation import (ArrayLike, Interval, Kinds, Options, check_finite, check_fit_range,
+                          check_params, check_sample_weight)
 
 _RANDOM_STATE = Kinds(None, numbers.Integral, np.random.RandomState,
                       label="None, an int or a numpy.random.RandomState")
@@ -239,8 +240,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight):
         self._check_params()
         X = self._validate_X(X, reset=True)
+        check_fit_range(X)
         n, d = X.shape
-        w = check_sample_weight(sample_weight, n)
+        w = check_sample_weight(sample_weight, n, normalize=True)
         n_pos = int(np.count_nonzero(w))
         if n_pos < self.n_components:
             raise ValueError(
@@ -262,9 +264,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.warm_start and hasattr(self, "converged_"):
             warm = (self._params(), self.lower_bound_)
         result: EMResult = fit_em(
-            lambda p: e_pass(source, p, model, shift, dtype), init_fn, model,
+            lambda p: e_pass(source, p, model, shift, dtype, reg_covar=self.reg_covar),
+            init_fn, model,
             n_init=self.n_init, reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
-            warm=warm, verbose=self.verbose, verbose_interval=self.verbose_interval)
+            warm=warm, verbose=self.verbose, verbose_interval=self.verbose_interval, dtype=dtype)
         self._store_result(result, model)
         return X
 

@@ -86,13 +86,24 @@ def default_n_threads() -> int:
 F32_MAX_ERROR = 1e-3
 
 
-def float32_error(quad: np.ndarray, means: np.ndarray) -> float:
-    """Estimated float32 rounding error of ``-1/2 x^T P x + x^T P m`` near ``x = m``.
+#: Largest estimated error of the float64 expansion (nats per row), and the largest relative
+#: rounding error of a variance summed from raw moments in float64. float64 data expect
+#: float64 accuracy: beyond this, the reference kernel's centred arithmetic is used.
+F64_MAX_ERROR = 1e-8
+
+
+def max_error(dtype) -> float:
+    """The accuracy asked of a fast pass computed in ``dtype`` (nats per row, relative variance)."""
+    return F32_MAX_ERROR if np.dtype(dtype) == np.float32 else F64_MAX_ERROR
+
+
+def expansion_error(quad: np.ndarray, means: np.ndarray, dtype=np.float32) -> float:
+    """Estimated rounding error (nats) of ``-1/2 x^T P x + x^T P m`` near ``x = m`` in ``dtype``.
 
     The expansion cancels terms of size ``|m|^T |P| |m|`` (``m`` relative to the data centre);
     rounding errors of its ``~d^2`` terms add up like a random walk, hence the ``1/d``. Measured
     on the benchmark blobs and on a component 100 times thinner in one direction, this
-    over-estimates the actual error by 6-40 times.
+    over-estimates the actual float32 error by 6-40 times.
     """
     a = np.abs(means)
     d = means.shape[1]
@@ -100,21 +111,59 @@ def float32_error(quad: np.ndarray, means: np.ndarray) -> float:
         e = np.einsum("ka,kab,kb->k", a, np.abs(quad), a)
     else:
         e = np.einsum("ka,ka->k", a * a, np.abs(quad))
-    return float(np.finfo(np.float32).eps * e.max() / d)
+    return float(np.finfo(dtype).eps * e.max() / d)
 
 
-def compute_dtype(model, params, shift: np.ndarray, dtype) -> np.dtype:
-    """float32 for float32 data unless :func:`float32_error` exceeds :data:`F32_MAX_ERROR`."""
+def float32_error(quad: np.ndarray, means: np.ndarray) -> float:
+    """:func:`expansion_error` in float32."""
+    return expansion_error(quad, means, np.float32)
+
+
+def compute_dtype(model, params, shift: np.ndarray, dtype) -> np.dtype | None:
+    """The dtype the expansion is computed in, or ``None`` when even float64 is not accurate.
+
+    float32 data compute in float32 unless :func:`expansion_error` exceeds
+    :data:`F32_MAX_ERROR`, then in float64. When the float64 error exceeds the accuracy asked
+    of the data's dtype (:func:`max_error`; a component
+    far thinner than its distance from the data centre: tight clusters far apart, repeated
+    values at a large offset), the expansion cannot resolve the component and the caller must
+    use the reference kernel, which whitens ``x - m`` directly.
+    """
     dtype = np.dtype(dtype)
-    if dtype != np.float32:
-        return np.dtype(np.float64) if dtype != np.float64 else dtype
+    if dtype not in (np.float32, np.float64):
+        dtype = np.dtype(np.float64)
     try:
         quad, _, _ = model.expansion(params.means - shift, params.prec_chol)
     except (NotImplementedError, AttributeError):
         return dtype
-    if float32_error(quad, params.means - shift) > F32_MAX_ERROR:
-        return np.dtype(np.float64)
-    return dtype
+    for dt in ((dtype,) if dtype == np.float64 else (dtype, np.dtype(np.float64))):
+        if expansion_error(quad, params.means - shift, dt) <= max_error(dtype):
+            return dt
+    return None
+
+
+def scatter_resolved(stats: SufficientStats, shift: np.ndarray, dtype,
+                     reg_covar: float | None, data_dtype=None) -> bool:
+    """Whether the variances of ``stats``, summed from raw moments in ``dtype``, are accurate
+    enough for data of ``data_dtype`` (default ``dtype``).
+
+    A raw second moment ``sum r x^2`` (``x`` centred on ``shift``) carries a rounding error of
+    about ``eps * (var + (m - shift)^2)`` per unit weight; centring it on the component mean
+    keeps that absolute error. Relative to the regularised variance ``var + reg_covar`` it must
+    stay below :func:`max_error` of ``dtype``, or the statistics are recomputed centred (reference
+    kernel). ``reg_covar=None`` (unknown) counts as zero.
+    """
+    pos = stats.nk > 0
+    if not np.any(pos):
+        return True
+    nk = stats.nk[pos]
+    sc = stats.scatter[pos]
+    var = (np.diagonal(sc, axis1=1, axis2=2) if sc.ndim == 3 else sc) / nk[:, None]
+    off = (stats.means[pos] - shift) ** 2
+    err = np.finfo(dtype).eps * (np.abs(var) + off)
+    base = np.maximum(var, 0.0) + (reg_covar or 0.0)
+    tol = max_error(dtype if data_dtype is None else data_dtype)
+    return bool(np.all(err <= tol * base))
 
 
 def design_matrix(model, params, shift: np.ndarray, dtype) -> np.ndarray | None:
@@ -355,15 +404,19 @@ def thread_map(fn, items, n_threads: int) -> None:
 
 def fast_pass(chunks, params, model, shift: np.ndarray, dtype, n_worst: int, *,
               n_threads: int | None = None, block_rows: int | None = None,
-              pool: WorkspacePool | None = None, n_rows: int | None = None
-              ) -> SufficientStats | None:
+              pool: WorkspacePool | None = None, n_rows: int | None = None,
+              reg_covar: float | None = None) -> SufficientStats | None:
     """Sufficient statistics of all rows of ``chunks`` (an iterable of ``(X, w)`` pairs).
 
     ``n_rows``, when known, lets a small pass skip the thread pool. Returns ``None`` when
-    ``model`` has no :meth:`expansion` (use the reference kernel then).
+    ``model`` has no :meth:`expansion`, or when the expansion cannot resolve the components
+    (:func:`compute_dtype`, :func:`scatter_resolved` with ``reg_covar``): use the reference
+    kernel then, on a fresh iteration of the chunks.
     """
     in_dtype = np.dtype(dtype)
     dtype = compute_dtype(model, params, shift, in_dtype)
+    if dtype is None:
+        return None
     W = design_matrix(model, params, shift, dtype)
     if W is None:
         return None
@@ -430,4 +483,7 @@ def fast_pass(chunks, params, model, shift: np.ndarray, dtype, n_worst: int, *,
         acc = state["acc"]
     if acc is None:
         return SufficientStats.empty(k, d, full)
-    return _to_stats(acc, d, full, shift, n_worst)
+    stats = _to_stats(acc, d, full, shift, n_worst)
+    if not scatter_resolved(stats, shift, dtype, reg_covar, in_dtype):
+        return None
+    return stats

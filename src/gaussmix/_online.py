@@ -89,7 +89,7 @@ def partial_fit(est, X, sample_weight=None) -> None:
     fitted = hasattr(est, "means_")
     X = est._validate_X(X, reset=not fitted)
     n, d = X.shape
-    w = check_sample_weight(sample_weight, n)
+    w = check_sample_weight(sample_weight, n, normalize=True)
     k = est.n_components
     model = covariance.get(est.covariance_type)
     dtype = X.dtype
@@ -115,7 +115,7 @@ def partial_fit(est, X, sample_weight=None) -> None:
             stats, t, lower_bounds = state["stats"], state["t"], list(est.lower_bounds_)
         else:  # fitted by fit(), loaded, or parameters set by hand: start from the parameters
             stats, t, lower_bounds = stats_from_params(params, model, est.reg_covar), 1, []
-    batch = e_pass(source, params, model, shift, dtype)
+    batch = e_pass(source, params, model, shift, dtype, reg_covar=est.reg_covar)
     batch_n = scaled(batch, 1.0 / batch.weight)
     if stats is None:
         stats = batch_n
@@ -124,8 +124,8 @@ def partial_fit(est, X, sample_weight=None) -> None:
         stats = scaled(stats, 1.0 - eta).merge(scaled(batch_n, eta))
     t += 1
     new, bad = m_step(stats, model, est.reg_covar)
-    degenerate = find_degenerate(stats, model, bad)
-    if degenerate:
+    degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
+    if degenerate or bad:
         seeded = reseed(new, batch, model, est.reg_covar, degenerate)
         if seeded is None:
             raise ValueError(

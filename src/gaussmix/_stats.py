@@ -86,6 +86,11 @@ class SufficientStats:
                                self.weight + other.weight, self.n_samples + other.n_samples,
                                wx, ws)
 
+    def data_mean(self) -> np.ndarray:
+        """Weighted mean (d,) of all rows, from the per-component statistics."""
+        total = max(self.nk.sum(), _TINY)
+        return (self.nk[:, None] * self.means).sum(axis=0) / total
+
     def data_covariance(self) -> np.ndarray:
         """Weighted covariance (d, d) of all rows, from the per-component statistics.
 
@@ -93,8 +98,7 @@ class SufficientStats:
         diagonal matrix.
         """
         total = max(self.nk.sum(), _TINY)
-        mu = (self.nk[:, None] * self.means).sum(axis=0) / total
-        dm = self.means - mu
+        dm = self.means - self.data_mean()
         if self.scatter.ndim == 3:
             s = self.scatter.sum(axis=0) + np.einsum("k,kd,ke->de", self.nk, dm, dm)
         else:

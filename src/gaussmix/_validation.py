@@ -22,9 +22,7 @@ class Interval:
             return False
         if self.kind is float and not isinstance(v, numbers.Real):
             return False
-        if isinstance(v, numbers.Real) and not np.isfinite(v) and self.high is not None:
-            return False
-        if np.isnan(float(v)):
+        if not np.isfinite(float(v)):  # NaN, or an infinite tolerance or regularisation
             return False
         lo_ok = self.low is None or (v >= self.low if self.closed in ("both", "left") else v > self.low)
         hi_ok = self.high is None or (v <= self.high if self.closed in ("both", "right") else v < self.high)
@@ -33,7 +31,7 @@ class Interval:
     def __str__(self):
         what = "an int" if self.kind is int else "a float"
         lb = "[" if self.closed in ("both", "left") else "("
-        rb = "]" if self.closed in ("both", "right") else ")"
+        rb = "]" if self.closed in ("both", "right") and self.high is not None else ")"
         lo = "-inf" if self.low is None else self.low
         hi = "inf" if self.high is None else self.high
         return f"{what} in the range {lb}{lo}, {hi}{rb}"
@@ -105,8 +103,38 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
         f"(first at {where}: {first!r}); remove or impute them.")
 
 
-def check_sample_weight(sample_weight, n_samples: int, dtype=np.float64) -> np.ndarray:
-    """Validated sample weights (n_samples,) in ``dtype``; ``None`` means all ones."""
+def check_fit_range(X: np.ndarray, name: str = "X", block_rows: int = 65536) -> None:
+    """Raise a ``ValueError`` when ``X`` holds values whose squares overflow its dtype.
+
+    EM forms squared (whitened) distances and second moments; values beyond about the square
+    root of the dtype's largest number (1e154 in float64, 1.8e19 in float32) overflow there,
+    which would otherwise surface later as an 'ill-defined covariance'. Read in blocks of rows
+    so that a memory-mapped ``X`` is not copied.
+    """
+    if X.dtype.kind != "f" or X.size == 0:
+        return
+    top = 0.0
+    for s in range(0, X.shape[0], block_rows):
+        top = max(top, float(np.abs(X[s:s + block_rows]).max()))
+    info = np.finfo(X.dtype)
+    limit = float(np.sqrt(info.max / (16 * X.shape[1])))
+    if top > limit:
+        hint = ("; converting to float64 extends the range to about 1e153"
+                if X.dtype == np.float32 else "")
+        raise ValueError(
+            f"Input {name} has values up to {top:.3g} in absolute value: too large for "
+            f"{X.dtype} (squared distances overflow beyond about {limit:.3g}). Scale the data, "
+            f"e.g. divide by {10.0 ** np.ceil(np.log10(top / 1e3)):.0e}, before fitting{hint}.")
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype=np.float64, *,
+                        normalize: bool = False) -> np.ndarray:
+    """Validated sample weights (n_samples,) in ``dtype``; ``None`` means all ones.
+
+    With ``normalize`` the weights are scaled by a power of two so that the largest lies in
+    [0.5, 1): an exact operation (no rounding, subnormal weights become normal), so a fit
+    cannot depend on the weights' overall scale, and sums of weights cannot overflow.
+    """
     if sample_weight is None:
         return np.ones(n_samples, dtype=dtype)
     if isinstance(sample_weight, numbers.Number):
@@ -130,6 +158,8 @@ def check_sample_weight(sample_weight, n_samples: int, dtype=np.float64) -> np.n
         first = int(np.flatnonzero(w < 0)[0])
         raise ValueError(f"sample_weight must be non-negative; found {int((w < 0).sum())} "
                          f"negative value(s) (first at index {first}: {w[first].item()!r}).")
-    if not w.sum() > 0:
+    if not w.max(initial=0.0) > 0:
         raise ValueError("sample_weight sums to zero: at least one sample needs a positive weight.")
+    if normalize:
+        w = np.ldexp(w, -np.frexp(w.max())[1])
     return w.astype(dtype, copy=False)

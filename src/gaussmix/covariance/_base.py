@@ -19,6 +19,8 @@ class CovarianceModel(ABC):
 
     name: str
     full_scatter: bool
+    #: One covariance shared by all components (tied): repairs act on it as a whole.
+    shared: bool = False
 
     # -- shapes -------------------------------------------------------------------------
     @abstractmethod
@@ -101,8 +103,15 @@ class CovarianceModel(ABC):
         """Check a user-supplied covariance or precision array: shape, finiteness, symmetry, PD."""
 
     @abstractmethod
-    def spread(self, nk: np.ndarray, scatter: np.ndarray) -> np.ndarray:
-        """Mean variance per component before regularisation, shape (k,): zero means collapsed."""
+    def smallest_variances(self, cov: np.ndarray, unit: np.ndarray) -> np.ndarray:
+        """Smallest eigenvalue of each covariance matrix in units of the data's variances.
+
+        ``unit`` (d,) holds the data's per-feature variances (positive); the result is the
+        smallest eigenvalue of ``D^-1/2 Sigma D^-1/2`` with ``D = diag(unit)``, one entry per
+        covariance matrix: shape (k,), or (1,) for a :attr:`shared` model. Compared with the
+        dtype's resolution it tells a covariance that is numerically not positive definite
+        from a legitimately tight one, whatever the features' scales.
+        """
 
     @abstractmethod
     def reset_component(self, cov: np.ndarray, j: int, value: np.ndarray) -> None:
@@ -116,6 +125,12 @@ def _whitened_sq_norm(Y: np.ndarray, k: int, d: int) -> np.ndarray:
     """Sum of squares over each of the ``k`` consecutive blocks of ``d`` columns of ``Y`` (n, k*d)."""
     Y = Y.reshape(Y.shape[0], k, d)
     return np.einsum("nkd,nkd->nk", Y, Y)
+
+
+def _standardised_min_eig(mats: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """Smallest eigenvalue of each ``D^-1/2 M D^-1/2`` for ``mats`` (m, d, d), ``D = diag(unit)``."""
+    s = 1.0 / np.sqrt(unit)
+    return np.linalg.eigvalsh(mats * s[None, :, None] * s[None, None, :])[:, 0]
 
 
 def _check_shape(arr, shape, name):

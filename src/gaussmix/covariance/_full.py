@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import LOG_2PI, cov_from_prec_chol, prec_chol_from_cov
-from ._base import CovarianceModel, _check_shape, _check_spd, _whitened_sq_norm
+from ._base import (CovarianceModel, _check_shape, _check_spd, _standardised_min_eig,
+                    _whitened_sq_norm)
 
 
 class FullCovariance(CovarianceModel):
@@ -76,10 +77,8 @@ class FullCovariance(CovarianceModel):
         _check_spd(arr, name)
         return arr
 
-    def spread(self, nk, scatter):
-        d = scatter.shape[1]
-        tr = np.trace(scatter, axis1=1, axis2=2)
-        return tr / (d * np.maximum(nk, np.finfo(np.float64).tiny))
+    def smallest_variances(self, cov, unit):
+        return _standardised_min_eig(cov, unit)
 
     def reset_component(self, cov, j, value):
         cov[j] = value

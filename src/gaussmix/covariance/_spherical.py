@@ -51,8 +51,8 @@ class SphericalCovariance(ElementwisePrecision, CovarianceModel):
             raise ValueError(f"'{name}' must be positive.")
         return arr
 
-    def spread(self, nk, scatter):
-        return scatter.mean(axis=1) / np.maximum(nk, np.finfo(np.float64).tiny)
+    def smallest_variances(self, cov, unit):
+        return cov / unit.max()
 
     def reset_component(self, cov, j, value):
         cov[j] = np.trace(value) / value.shape[0]

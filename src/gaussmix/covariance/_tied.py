@@ -4,12 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from .._kernels import LOG_2PI, cov_from_prec_chol, prec_chol_from_cov
-from ._base import CovarianceModel, _check_shape, _check_spd
+from ._base import CovarianceModel, _check_shape, _check_spd, _standardised_min_eig
 
 
 class TiedCovariance(CovarianceModel):
     name = "tied"
     full_scatter = True
+    shared = True
 
     def shape(self, k, d):
         return (d, d)
@@ -68,11 +69,8 @@ class TiedCovariance(CovarianceModel):
         _check_spd(arr[None], name)
         return arr
 
-    def spread(self, nk, scatter):
-        # a tied covariance cannot collapse onto one component; report the pooled spread
-        d = scatter.shape[1]
-        pooled = np.trace(scatter.sum(axis=0)) / (d * max(nk.sum(), np.finfo(np.float64).tiny))
-        return np.full(nk.shape, pooled)
+    def smallest_variances(self, cov, unit):
+        return _standardised_min_eig(cov[None], unit)
 
     def reset_component(self, cov, j, value):
         pass  # shared covariance: nothing per component
