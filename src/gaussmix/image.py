@@ -204,6 +204,12 @@ def _colour_converter(colorspace: str, n_channels: int):
             raise ValueError(f"colorspace={colorspace!r} needs colours in [0, 1] (or 8/16-bit "
                              "integers); this image has values outside that range.")
         out = fn(np.clip(rgb01, 0.0, 1.0).reshape(-1, 1, 3)).reshape(-1, 3)
+        if colorspace == "hsv":
+            # hue is an angle: place (hue, saturation) on the colour wheel, so that reds on
+            # either side of hue 0 are neighbours and greys (no hue) sit at its centre
+            angle = 2.0 * np.pi * out[:, 0]
+            out = np.column_stack([out[:, 1] * np.cos(angle), out[:, 1] * np.sin(angle),
+                                   out[:, 2]])
         return out.astype(rgb01.dtype, copy=False)
 
     return convert
@@ -414,8 +420,9 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
         spatially compact segments.
     colorspace : {"rgb", "lab", "luv", "hsv", "xyz", "ycbcr", "yuv", "yiq"}, default="rgb"
         Colour space of the colour features (conversions by :mod:`skimage.color`; all but
-        ``"rgb"`` need an RGB image). Hue in ``"hsv"`` is an angle, which a Gaussian models
-        poorly near red.
+        ``"rgb"`` need an RGB image). ``"hsv"`` gives (s cos 2πh, s sin 2πh, v): hue is an
+        angle, so hue and saturation are placed on the colour wheel, where reds on both sides
+        of hue 0 are neighbours.
     covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
     method : {"em", "deep"}, default="em"
         ``"em"``: a :class:`gaussmix.GaussianMixture` over the pixel features.
