@@ -23,15 +23,10 @@ INITS = ("kmeans", "k-means++", "random", "random_from_data")
 ESTIMATORS = [GaussianMixture(n_components=2), GaussianMixtureSelector(),
               GaussianMixtureRegressor(), GaussianMixtureOutlierDetector()]
 
-_EXPECTED_FAILURES = {
-    "GaussianMixtureSelector": {
-        "check_sample_weight_equivalence_on_dense_data":
-            "the check's 15 rows hold 9 distinct points while the default grid goes up to 10 "
-            "components: the repeated data admits sizes the weighted data rejects (sizes are "
-            "bounded by rows, not distinct points), and components collapsed onto single "
-            "points are re-seeded from the worst-explained rows, which depends on repetition",
-    },
-}
+# No expected failures: every estimator passes every check at its defaults. (The selector's
+# weight-equivalence check used to fail while components collapsed onto repeated points were
+# re-seeded from the worst-explained rows, which depends on repetition.)
+_EXPECTED_FAILURES: dict[str, dict[str, str]] = {}
 
 
 def _expected_failures(est):
