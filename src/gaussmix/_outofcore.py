@@ -38,8 +38,10 @@ class NpyChunks:
     """Re-iterable reader of a ``.npy`` file in chunks of rows, with bounded memory.
 
     Unlike a memory map, whose pages count towards the resident memory of the process, this
-    reads each chunk into one reused buffer with ordinary file reads, so resident memory stays
-    at one chunk however large the file is.
+    reads each chunk with ordinary file reads into an array of its own, so resident memory stays
+    at the chunks a consumer still holds (one, or one per worker thread of a parallel E-step)
+    however large the file is. Each chunk is a fresh array: a consumer may keep it while it
+    reads the next (a reused buffer would be overwritten under a parallel consumer's feet).
 
     Parameters
     ----------
@@ -79,12 +81,11 @@ class NpyChunks:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         n, d = self.shape
-        buf = np.empty((min(self.chunk_size, max(n, 1)), d), dtype=self.dtype)
         with open(self.path, "rb") as f:
             f.seek(self._offset)
             for s in range(0, n, self.chunk_size):
                 rows = min(self.chunk_size, n - s)
-                view = buf[:rows]
+                view = np.empty((rows, d), dtype=self.dtype)
                 got = f.readinto(memoryview(view).cast("B"))
                 if got != view.nbytes:
                     raise ValueError(f"{self.path} is truncated: expected {n} rows, the file "
