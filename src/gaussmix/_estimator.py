@@ -536,7 +536,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ``probabilities`` (n_samples, n_components) and ``score_samples`` (n_samples, 1),
             as :meth:`predict`, :meth:`predict_proba` and :meth:`score_samples`. A row with zero
             density under every component gives NaN probabilities where :meth:`predict_proba`
-            gives uniform ones.
+            gives their limit, one-hot on the smallest Mahalanobis distance.
         """
         from ._onnx import to_onnx
         return to_onnx(self, target_opset=target_opset, options=options, dtype=dtype)
