@@ -43,8 +43,8 @@ def main() -> None:
     _run("  scikit-learn", lambda: f"score {Sk(2, random_state=0).fit(two).score(two):.4f}")
     _run("clusters at 0 and 1e7, K=2", lambda: means(far, 2))
     _run("  scikit-learn", lambda: f"score {Sk(2, random_state=0).fit(far).score(far):.4f}")
-    _run("flat two-colour float image, K=2",
-         lambda: f"labels {np.unique(gaussmix.image.segment(img, 2).labels).tolist()}")
+    _run("flat two-colour float image, K=2", lambda: "labels "
+         f"{np.unique(gaussmix.image.segment(img, 2).labels).tolist()}")
 
     def lbs():
         gm = GaussianMixture(3, random_state=0).fit(three)
@@ -76,8 +76,11 @@ def main() -> None:
         reg = GaussianMixtureRegressor(n_components=2, random_state=0).fit(Z[:, :2], Z[:, 2])
         return f"{reg.predict([[1e200, 0.0]]).tolist()}"
     _run("GaussianMixtureRegressor.predict([[1e200, 0]])", regressor)
-    _run("coreset.build(constant data)", lambda: "weights sum "
-         f"{gaussmix.coreset.build(np.ones((1000, 2)), 100, n_clusters=2, random_state=0)[1].sum():.1f}")
+    def constant_coreset():
+        _, weights = gaussmix.coreset.build(np.ones((1000, 2)), 100, n_clusters=2,
+                                            random_state=0)
+        return f"weights sum {weights.sum():.1f}"
+    _run("coreset.build(constant data)", constant_coreset)
 
     def torch_nan():
         import torch
