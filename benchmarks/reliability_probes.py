@@ -50,8 +50,10 @@ def main() -> None:
         gm = GaussianMixture(3, random_state=0).fit(three)
         return f"lower bounds first {gm.lower_bounds_[0]:.3f}, last {gm.lower_bound_:.3f}"
     _run("three repeated points, K=3", lbs)
-    _run("binary columns, K=4", lambda: "distinct components "
-         f"{len(np.unique(GaussianMixture(4, random_state=0).fit(binary).means_.round(6), axis=0))}")
+    def distinct(X, k):
+        gm = GaussianMixture(k, random_state=0).fit(X)
+        return f"distinct components {len(np.unique(gm.means_.round(6), axis=0))}"
+    _run("binary columns, K=4", lambda: distinct(binary, 4))
 
     X = np.r_[rng.normal(0, 1, (200, 2)), rng.normal(5, 1, (200, 2))]
     _run("fit(X * 1e155)", lambda: means(X * 1e155, 2))
