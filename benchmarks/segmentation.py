@@ -107,11 +107,9 @@ def run_gmm(img, k, features, seed):
 def run_kmeans(img, k, features, seed):
     from sklearn.cluster import KMeans
 
-    from gaussmix.image import _as_image, _Features
-    arr = _as_image(img)
-    b = _Features(arr, features, "rgb")
-    X = b.rows(slice(0, arr.shape[0] * arr.shape[1]))
-    return KMeans(k, n_init=3, random_state=seed).fit_predict(X).reshape(arr.shape[:2])
+    from gaussmix.image import pixel_features
+    X = pixel_features(img, features=features)
+    return KMeans(k, n_init=3, random_state=seed).fit_predict(X).reshape(np.shape(img)[:2])
 
 
 def accuracy_table(quick):
@@ -174,15 +172,13 @@ def sklearn_pipeline(img, k, fit_size, seed, features=("color",)):
     """What one writes with scikit-learn: fit on random pixels, predict_proba on all pixels."""
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-    from gaussmix.image import _as_image, _Features
-    arr = _as_image(img)
-    b = _Features(arr, features, "rgb")
-    n = arr.shape[0] * arr.shape[1]
-    X = b.rows(slice(0, n)).astype(np.float64)
+    from gaussmix.image import pixel_features
+    X = pixel_features(img, features=features).astype(np.float64)
+    n = len(X)
     idx = np.random.default_rng(seed).choice(n, fit_size, replace=False)
     gm = SkGaussianMixture(k, random_state=seed).fit(X[idx])
     proba = gm.predict_proba(X)
-    return proba.argmax(axis=1).reshape(arr.shape[:2]), proba
+    return proba.argmax(axis=1).reshape(np.shape(img)[:2]), proba
 
 
 def speed_table(quick):

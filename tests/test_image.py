@@ -7,8 +7,8 @@ import pytest
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gaussmix import GaussianMixture
-from gaussmix.image import (Segmentation, _distinct_colours, _sigma_points, match_labels,
-                            overlay, segment, segmentation_scores)
+from gaussmix.image import Segmentation, match_labels, overlay, segment, segmentation_scores
+from gaussmix.image._features import _distinct_colours, _sigma_points
 
 COLOURS = np.array([[0.15, 0.2, 0.7], [0.85, 0.3, 0.2], [0.3, 0.8, 0.35], [0.9, 0.9, 0.6]])
 

@@ -26,10 +26,13 @@ examples:
 mean colour of its segment, or with --overlay the segments drawn over the image.
 --labels writes the label map losslessly: .npy (any K), or PNG, TIFF, BMP or PPM as
 8-bit grey levels (K <= 256). Every option and output name is checked before segmenting.
+Image files are turned upright by their EXIF orientation tag before segmenting, so every
+output has the orientation an image viewer shows.
 """
 
 
 def add_parser(subparsers):
+    from .. import covariance
     from ..image import COLORSPACES
     p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("input", metavar="IN", help="image file (PNG, JPEG, TIFF, ...) or .npy array")
@@ -47,8 +50,9 @@ def add_parser(subparsers):
     p.add_argument("--colorspace", default="rgb", choices=COLORSPACES,
                    help="colour space of the colour features (default: %(default)s)")
     p.add_argument("--covariance", "--covariance-type", dest="covariance_type",
-                   default="full", choices=("full", "tied", "diag", "spherical"),
-                   help="covariance structure (default: %(default)s)")
+                   default="full", choices=covariance.names(),
+                   help="covariance structure, any registered covariance model "
+                        "(default: %(default)s)")
     p.add_argument("--method", default="em", choices=("em", "deep"),
                    help="em: a Gaussian mixture over pixels; deep: a U-Net trained on the "
                         "mixture likelihood, needs PyTorch (default: %(default)s)")
@@ -64,6 +68,8 @@ def add_parser(subparsers):
                    help="also write the per-pixel probabilities, shape (H, W, K)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="print no summary")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show progress bars on standard error while fitting and labelling")
     return p
 
 
@@ -87,7 +93,11 @@ def _parse_k(text: str):
 
 
 def read_image(path: str) -> np.ndarray:
-    """An image file as an array (H, W), (H, W, 3) or (H, W, 4); ``.npy`` is read as is."""
+    """An image file as an array (H, W), (H, W, 3) or (H, W, 4); ``.npy`` is read as is.
+
+    An image file carrying an EXIF orientation tag (cameras store the sensor's pixels and
+    record how to turn them) is rotated and flipped to the orientation a viewer shows.
+    """
     if not os.path.exists(path):
         raise CLIError(f"no such file: {path}")
     if os.path.isdir(path):
@@ -101,10 +111,11 @@ def read_image(path: str) -> np.ndarray:
             raise CLIError(f"{path}: expected an image array of shape (H, W) or (H, W, C), "
                            f"got {arr.shape}.")
         return arr
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(path) as im:
             im.load()
+            im = ImageOps.exif_transpose(im)
             mode = im.mode
             if mode in ("1", "P", "CMYK", "YCbCr", "LAB", "HSV", "LA", "PA", "RGBX"):
                 im = im.convert("RGBA" if "A" in mode or "transparency" in im.info else "RGB")
@@ -186,7 +197,7 @@ def run(args) -> int:
         if args.method == "em" else {}
     seg = segment(image, k, features=feats, colorspace=args.colorspace,
                   covariance_type=args.covariance_type, method=args.method,
-                  random_state=args.seed, **options)
+                  random_state=args.seed, verbose=int(args.verbose), **options)
     elapsed = time.perf_counter() - t0
     out = overlay(image, seg.labels, alpha=args.alpha) if args.overlay else seg.recolored
     write_image(_to_uint8(np.asarray(out)), args.output, out_format)
