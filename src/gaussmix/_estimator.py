@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import covariance
+from . import _criteria, covariance
 from ._engine import (ArraySource, EMResult, Params, auto_chunk_size, e_pass, fit_em,
                       initial_params, weighted_log_prob)
 from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
@@ -35,8 +35,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         Number of mixture components.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
-        Covariance structure (see :mod:`gaussmix.covariance`).
+    covariance_type : str, default="full"
+        Covariance structure: "full", "tied", "diag", "spherical", or the name of any model
+        added with :func:`gaussmix.covariance.register`.
     tol : float, default=1e-3
         Convergence threshold on the change of the weighted mean log-likelihood.
     reg_covar : float, default=1e-6
@@ -76,6 +77,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     weights_ : ndarray of shape (n_components,)
     means_ : ndarray of shape (n_components, n_features)
     covariances_ : ndarray
+        In the covariance model's shape (``covariance.get(covariance_type).shape``):
         (n_components, n_features, n_features) if "full", (n_features, n_features) if "tied",
         (n_components, n_features) if "diag", (n_components,) if "spherical".
     precisions_ : ndarray
@@ -114,7 +116,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     _parameter_table = {
         "n_components": [Interval(int, 1)],
-        "covariance_type": [Options("full", "tied", "diag", "spherical")],
+        "covariance_type": [covariance.Registered()],
         "tol": [Interval(float, 0)],
         "reg_covar": [Interval(float, 0)],
         "max_iter": [Interval(int, 0)],
@@ -154,8 +156,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self):
-        if self.covariance_type not in covariance.names():
-            covariance.get(self.covariance_type)  # raises, listing the valid names
         check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
@@ -451,10 +451,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return np.vstack(parts), np.concatenate(labels)
 
     # ------------------------------------------------------------------ model selection
-    def _n_parameters(self) -> int:
-        k, d = self.means_.shape
+    def n_parameters(self) -> int:
+        """Number of free parameters of the fitted mixture (the ``p`` of BIC and AIC).
+
+        ``k - 1`` weights, ``k * d`` means, and the covariance model's own count
+        (``covariance.get(covariance_type).n_parameters(k, d)``).
+
+        Returns
+        -------
+        int
+        """
+        check_is_fitted(self)
+        k, d = np.shape(self.means_)
         model = covariance.get(self.covariance_type)
         return int(model.n_parameters(k, d) + k * d + k - 1)
+
+    def _n_parameters(self) -> int:
+        # scikit-learn's private name, kept for code written against it
+        return self.n_parameters()
 
     def _total_log_likelihood(self, X, sample_weight) -> tuple[float, float]:
         if _is_dask(X):
@@ -464,14 +478,57 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._weighted_log_likelihood(X, sample_weight)
 
     def bic(self, X, sample_weight=None):
-        """Bayesian information criterion (lower is better); with weights, n is their sum."""
+        """Bayesian information criterion ``-2 log L + p log n`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+            With weights, ``log L`` is the weighted log-likelihood and ``n`` their sum.
+
+        Returns
+        -------
+        float
+        """
         total, wsum = self._total_log_likelihood(X, sample_weight)
-        return float(-2 * total + self._n_parameters() * np.log(wsum))
+        return _criteria.bic(total, wsum, self.n_parameters())
 
     def aic(self, X, sample_weight=None):
-        """Akaike information criterion (lower is better)."""
+        """Akaike information criterion ``-2 log L + 2 p`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
         total, _ = self._total_log_likelihood(X, sample_weight)
-        return float(-2 * total + 2 * self._n_parameters())
+        return _criteria.aic(total, self.n_parameters())
+
+    def icl(self, X, sample_weight=None):
+        """Integrated completed likelihood, ``bic + 2 EN`` (lower is better).
+
+        ``EN = -sum_i w_i sum_k z_ik log z_ik`` is the classification entropy of the
+        responsibilities (:func:`gaussmix._criteria.classification_entropy`); ICL is never
+        below BIC and penalises overlapping components (Biernacki, Celeux and Govaert 2000).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        total, wsum = self._total_log_likelihood(X, sample_weight)
+        resp = np.asarray(self.predict_proba(X))
+        w = None if sample_weight is None else check_sample_weight(sample_weight, len(resp))
+        return _criteria.icl(total, wsum, self.n_parameters(),
+                             _criteria.classification_entropy(resp, w))
 
     # ------------------------------------------------------------------ interoperability
     def save(self, path) -> None:
@@ -480,24 +537,203 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         save(self, path)
 
     @classmethod
+    def from_params(cls, weights, means, covariances, *, covariance_type="full",
+                    precisions_cholesky=None, feature_names_in=None, converged=True, n_iter=0,
+                    lower_bound=-np.inf, lower_bounds=(), **params) -> "GaussianMixture":
+        """A fitted mixture with the given parameters, validated (no EM is run).
+
+        Parameters
+        ----------
+        weights : array-like of shape (n_components,)
+            Non-negative mixing weights summing to 1 (within 1e-6), stored as given.
+        means : array-like of shape (n_components, n_features)
+        covariances : array-like
+            In the covariance model's shape (``covariance.get(covariance_type).shape(k, d)``),
+            symmetric positive definite; checked by the model's ``validate``.
+        covariance_type : str, default="full"
+            A registered covariance model (see :mod:`gaussmix.covariance`).
+        precisions_cholesky : array-like, default=None
+            Precision Cholesky factors to store as they are (they must agree with
+            ``covariances``); computed from ``covariances`` when omitted.
+        feature_names_in : array-like of str of shape (n_features,), default=None
+            Column names, stored as ``feature_names_in_``.
+        converged, n_iter, lower_bound, lower_bounds : default=True, 0, -inf, ()
+            Stored as ``converged_``, ``n_iter_``, ``lower_bound_`` and ``lower_bounds_``.
+            By default the parameters count as a final estimate (``converged_`` is True) that
+            no EM iteration produced (``n_iter_ == 0``, no lower bound: ``-inf``, as after a
+            fit with ``max_iter=0``). With ``warm_start=True`` a later :meth:`fit` continues
+            EM from these parameters.
+        **params
+            Other constructor parameters (``reg_covar``, ``random_state``, ...).
+            ``n_components`` is taken from ``weights``.
+
+        Returns
+        -------
+        GaussianMixture
+            Fitted: ``weights_``, ``means_``, ``covariances_``, ``precisions_``,
+            ``precisions_cholesky_`` (float64) and ``n_features_in_`` are set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from gaussmix import GaussianMixture
+        >>> gm = GaussianMixture.from_params([0.5, 0.5], [[0.0], [4.0]], [1.0, 1.0],
+        ...                                  covariance_type="spherical")
+        >>> gm.predict([[0.5], [3.0]]).tolist()
+        [0, 1]
+        """
+        model = covariance.get(covariance_type)
+        w = np.asarray(weights, dtype=np.float64)
+        if w.ndim != 1 or w.size < 1:
+            raise ValueError(f"'weights' must be a non-empty 1-D array, got shape {w.shape}.")
+        k = w.shape[0]
+        if "n_components" in params and params.pop("n_components") != k:
+            raise ValueError(f"'n_components' disagrees with the {k} weights given.")
+        est = cls(n_components=k, covariance_type=covariance_type, **params)
+        est._check_params()
+        if not np.all(np.isfinite(w)) or np.any(w < 0):
+            raise ValueError("'weights' must be finite and non-negative.")
+        if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+            raise ValueError(f"'weights' must sum to 1; they sum to {w.sum():.9g}.")
+        m = np.asarray(means, dtype=np.float64)
+        if m.ndim != 2 or m.shape[0] != k or m.shape[1] < 1:
+            raise ValueError(f"'means' must have shape ({k}, n_features) for {k} weights, "
+                             f"got {m.shape}.")
+        if not np.all(np.isfinite(m)):
+            raise ValueError("'means' contains NaN or inf values.")
+        d = m.shape[1]
+        cov = model.validate(covariances, k, d, "covariances").copy()
+        if precisions_cholesky is None:
+            prec_chol, bad = model.precision_cholesky(cov)
+            if bad:
+                raise ValueError(f"'covariances' of components {bad} are not positive definite "
+                                 "at float64 resolution.")
+        else:
+            prec_chol = np.array(precisions_cholesky, dtype=np.float64)
+            if prec_chol.shape != tuple(model.shape(k, d)):
+                raise ValueError(f"'precisions_cholesky' must have shape "
+                                 f"{tuple(model.shape(k, d))}, got {prec_chol.shape}.")
+            back = model.covariances_from_precision_cholesky(prec_chol)
+            if not (np.all(np.isfinite(back)) and np.allclose(
+                    back, cov, rtol=1e-6, atol=1e-9 * max(1.0, float(np.abs(cov).max())))):
+                raise ValueError("'precisions_cholesky' does not agree with 'covariances'.")
+        est._set_fitted(Params(w, m, cov, prec_chol), model)
+        est.n_features_in_ = d
+        if feature_names_in is not None:
+            names = np.asarray(feature_names_in, dtype=object)
+            if names.shape != (d,) or not all(isinstance(v, str) for v in names):
+                raise ValueError(f"'feature_names_in' must be {d} strings, got {names!r}.")
+            if len(set(names)) != d:
+                raise ValueError("'feature_names_in' repeats a name.")
+            est.feature_names_in_ = names
+        est.converged_ = bool(converged)
+        est.n_iter_ = int(n_iter)
+        est.lower_bound_ = float(lower_bound)
+        est.lower_bounds_ = [float(v) for v in lower_bounds]
+        return est
+
+    def _feature_indices(self, features) -> np.ndarray:
+        """Distinct column indices (m,) from indices, a boolean mask or ``feature_names_in_``."""
+        d = int(self.n_features_in_)
+        arr = np.atleast_1d(np.asarray(features, dtype=object if isinstance(features, str)
+                                       else None))
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"'features' must be a non-empty sequence of feature indices or "
+                             f"names, or a boolean mask; got {features!r}.")
+        if arr.dtype == bool:
+            if arr.shape != (d,):
+                raise ValueError(f"a boolean mask of 'features' must have shape ({d},), "
+                                 f"got {arr.shape}.")
+            idx = np.flatnonzero(arr)
+            if idx.size == 0:
+                raise ValueError("the boolean mask 'features' selects no feature.")
+            return idx
+        if all(isinstance(v, str) for v in arr):
+            names = getattr(self, "feature_names_in_", None)
+            if names is None:
+                raise ValueError("'features' names columns, but the model has no "
+                                 "feature_names_in_ (fit it on a DataFrame, or give indices).")
+            where = {str(n): i for i, n in enumerate(names)}
+            unknown = [v for v in arr if v not in where]
+            if unknown:
+                raise ValueError(f"unknown feature names {unknown}; the model's features are "
+                                 f"{[str(n) for n in names]}.")
+            idx = np.array([where[v] for v in arr], dtype=np.intp)
+        elif all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+                 for v in arr):
+            idx = arr.astype(np.intp)
+            if idx.min() < -d or idx.max() >= d:
+                raise ValueError(f"'features' has an index out of range for {d} features: "
+                                 f"{idx.tolist()}.")
+            idx = np.where(idx < 0, idx + d, idx)
+        else:
+            raise TypeError(f"'features' must hold feature indices (ints) or names (strings), "
+                            f"or be a boolean mask; got {features!r}.")
+        if len(np.unique(idx)) != len(idx):
+            raise ValueError(f"'features' repeats a feature: {list(features)}.")
+        return idx
+
+    def marginal(self, features) -> "GaussianMixture":
+        """The mixture of a subset of the features, as a new fitted :class:`GaussianMixture`.
+
+        The marginal of a Gaussian mixture keeps the weights and takes the sub-vectors of the
+        means and the sub-blocks of the covariances; the covariance model says how
+        (``marginal(cov, idx)``), so a "tied", "diag" or "spherical" mixture has a marginal of
+        the same type. It is exact: ``marginal(f).score_samples(X[:, f])`` is the marginal
+        log-density of those columns.
+
+        Parameters
+        ----------
+        features : int, str, sequence of int or str, or boolean mask of shape (n_features,)
+            Feature indices (negative ones count from the end), or names from
+            ``feature_names_in_``, in the order wanted for the new model's columns.
+
+        Returns
+        -------
+        GaussianMixture
+            Built with :meth:`from_params`: the same constructor parameters (initialisation
+            arrays dropped), ``feature_names_in_`` restricted to ``features``, and no EM
+            history (``n_iter_ == 0``).
+        """
+        check_is_fitted(self)
+        idx = self._feature_indices(features)
+        model = covariance.get(self.covariance_type)
+        cov = model.marginal(np.asarray(self.covariances_, dtype=np.float64), idx)
+        names = getattr(self, "feature_names_in_", None)
+        params = {key: v for key, v in self.get_params(deep=False).items()
+                  if key not in ("n_components", "covariance_type", "weights_init",
+                                 "means_init", "precisions_init")}
+        return type(self).from_params(
+            np.asarray(self.weights_, dtype=np.float64),
+            np.asarray(self.means_, dtype=np.float64)[:, idx], cov,
+            covariance_type=self.covariance_type,
+            feature_names_in=None if names is None else names[idx], **params)
+
+    @classmethod
     def from_sklearn(cls, gm) -> "GaussianMixture":
-        """A fitted gaussmix model with the parameters of a fitted scikit-learn one."""
+        """A fitted gaussmix model with the parameters of a fitted scikit-learn one.
+
+        Parameters
+        ----------
+        gm : sklearn.mixture.GaussianMixture
+            A fitted model.
+
+        Returns
+        -------
+        GaussianMixture
+        """
         check_is_fitted(gm)
-        keys = cls().get_params().keys()
+        keys = set(cls().get_params()) - {"n_components", "covariance_type"}
         params = {k: v for k, v in gm.get_params().items() if k in keys}
-        est = cls(**params)
         model = covariance.get(gm.covariance_type)
         prec_chol = np.asarray(gm.precisions_cholesky_, dtype=np.float64)
-        est._set_fitted(Params(np.asarray(gm.weights_, dtype=np.float64),
-                               np.asarray(gm.means_, dtype=np.float64),
-                               model.covariances_from_precision_cholesky(prec_chol), prec_chol),
-                        model)
-        for attr in ("converged_", "n_iter_", "lower_bound_", "n_features_in_",
-                     "feature_names_in_"):
-            if hasattr(gm, attr):
-                setattr(est, attr, getattr(gm, attr))
-        est.lower_bounds_ = list(getattr(gm, "lower_bounds_", []))
-        return est
+        return cls.from_params(
+            gm.weights_, gm.means_, model.covariances_from_precision_cholesky(prec_chol),
+            covariance_type=gm.covariance_type, precisions_cholesky=prec_chol,
+            feature_names_in=getattr(gm, "feature_names_in_", None),
+            converged=getattr(gm, "converged_", True), n_iter=getattr(gm, "n_iter_", 0),
+            lower_bound=getattr(gm, "lower_bound_", -np.inf),
+            lower_bounds=getattr(gm, "lower_bounds_", ()), **params)
 
     def to_sklearn(self):
         """A fitted :class:`sklearn.mixture.GaussianMixture` with this model's parameters."""

@@ -551,19 +551,14 @@ def load(path):
     _validate(path, meta, arrays)
     _validate_init(path, init, meta)
     params = dict(meta["params"], **init)
+    fit = meta["fit"]
     try:
-        est = GaussianMixture(**params)
-        est._check_params()
+        est = GaussianMixture.from_params(
+            arrays["weights"], arrays["means"], arrays["covariances"],
+            precisions_cholesky=arrays["precisions_cholesky"],
+            feature_names_in=meta["feature_names"], converged=fit["converged"],
+            n_iter=fit["n_iter"], lower_bound=fit["lower_bound"],
+            lower_bounds=fit["lower_bounds"], **params)
     except (TypeError, ValueError) as exc:
         _fail(path, f"invalid parameters ({exc}).")
-    for name in _ARRAYS:
-        setattr(est, name + "_", arrays[name])
-    fit = meta["fit"]
-    est.converged_ = fit["converged"]
-    est.n_iter_ = fit["n_iter"]
-    est.lower_bound_ = float(fit["lower_bound"])
-    est.lower_bounds_ = [float(v) for v in fit["lower_bounds"]]
-    est.n_features_in_ = meta["n_features"]
-    if meta["feature_names"] is not None:
-        est.feature_names_in_ = np.asarray(meta["feature_names"], dtype=object)
     return est

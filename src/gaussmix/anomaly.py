@@ -56,19 +56,17 @@ def _drop_light_components(gm: GaussianMixture, min_weight: float):
     if keep.all() or not keep.any():
         return gm, np.empty(0, dtype=int)
     from . import covariance
-    from ._engine import Params
-    model = covariance.get(gm.covariance_type)
-    # covariance arrays are indexed by component on their first axis, except "tied"
-    per_comp = gm.covariance_type != "tied"
-    sub = GaussianMixture(int(keep.sum()), covariance_type=gm.covariance_type,
-                          random_state=gm.random_state)
-    w = gm.weights_[keep]
-    sub._set_fitted(Params(w / w.sum(), gm.means_[keep],
-                           gm.covariances_[keep] if per_comp else gm.covariances_,
-                           gm.precisions_cholesky_[keep] if per_comp
-                           else gm.precisions_cholesky_), model)
-    for attr in ("converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_"):
-        setattr(sub, attr, getattr(gm, attr))
+    idx = np.flatnonzero(keep)
+    w = np.asarray(gm.weights_, dtype=np.float64)[idx]
+    # the covariance model knows how its array is indexed by component (a shared one is not)
+    cov = covariance.get(gm.covariance_type).subset_components(
+        np.asarray(gm.covariances_, dtype=np.float64), idx)
+    sub = GaussianMixture.from_params(
+        w / w.sum(), np.asarray(gm.means_, dtype=np.float64)[idx], cov,
+        covariance_type=gm.covariance_type, random_state=gm.random_state,
+        feature_names_in=getattr(gm, "feature_names_in_", None), converged=gm.converged_,
+        n_iter=gm.n_iter_, lower_bound=gm.lower_bound_,
+        lower_bounds=getattr(gm, "lower_bounds_", ()))
     return sub, np.flatnonzero(~keep)
 
 

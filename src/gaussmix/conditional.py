@@ -25,7 +25,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import covariance
-from ._engine import Params
 from ._estimator import GaussianMixture
 from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
 
@@ -159,19 +158,18 @@ class ConditionalMixture:
         return self.means[rows, comp] + np.einsum("nsij,nsj->nsi", chols[comp], eps)
 
     def mixture(self, i: int = 0) -> GaussianMixture:
-        """The conditional distribution of row ``i`` as a fitted full-covariance GaussianMixture."""
-        k = self.weights.shape[1]
-        model = covariance.get("full")
-        prec_chol, bad = model.precision_cholesky(self.covariances.copy())
-        if bad:
-            raise ValueError(f"conditional covariances of components {bad} are not positive "
-                             "definite; refit with a larger reg_covar.")
-        gm = GaussianMixture(k, covariance_type="full")
-        gm._set_fitted(Params(self.weights[i].copy(), self.means[i].copy(),
-                              self.covariances.copy(), prec_chol), model)
-        gm.converged_, gm.n_iter_, gm.lower_bound_, gm.lower_bounds_ = True, 0, np.nan, []
-        gm.n_features_in_ = self.n_targets
-        return gm
+        """The conditional distribution of row ``i`` as a fitted full-covariance GaussianMixture.
+
+        Built with :meth:`GaussianMixture.from_params` (no EM history: ``n_iter_ == 0``).
+        """
+        try:
+            return GaussianMixture.from_params(self.weights[i], self.means[i], self.covariances,
+                                               covariance_type="full")
+        except ValueError as exc:
+            if "positive definite" not in str(exc):
+                raise
+            raise ValueError(f"conditional covariances are not positive definite ({exc}); "
+                             "refit with a larger reg_covar.") from None
 
 
 def _check_mixture(gm):
@@ -240,9 +238,9 @@ def condition(gm, X_given, given, targets=None) -> ConditionalMixture:
     cmeans = np.empty((n, k, m))
     ccov = np.empty((k, m, m))
     chols = []
+    dense = model.dense(np.asarray(gm.covariances_, dtype=np.float64), k, d)
     for j in range(k):
-        S = np.asarray(model.component_covariance(np.asarray(gm.covariances_, dtype=np.float64),
-                                                  j, d), dtype=np.float64)
+        S = dense[j]
         S_tt = S[np.ix_(t, t)]
         if g.size == 0:
             cmeans[:, j] = means[j, t]
@@ -306,8 +304,10 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=5
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
-        "full" or "tied" are needed for the component means to depend on ``X``.
+    covariance_type : str, default="full"
+        Any registered covariance model (see :mod:`gaussmix.covariance`). Models with
+        cross-covariances between inputs and targets ("full", "tied") are needed for the
+        component means to depend on ``X``.
     n_init, tol, reg_covar, max_iter, init_params, random_state
         As in :class:`~gaussmix.GaussianMixture`.
 

@@ -5,8 +5,9 @@ BIC, AIC, ICL, held-out log-likelihood and convergence in a ranked table, and re
 :class:`SelectionResult` holding the best model. :class:`GaussianMixtureSelector` wraps the same
 search as a scikit-learn estimator that can sit inside a :class:`~sklearn.pipeline.Pipeline`.
 
-Criteria (``n`` is the sum of the sample weights, ``p`` the number of free parameters,
-``log L`` the weighted log-likelihood of the training data and ``z_ik`` the responsibilities):
+Criteria, computed by :mod:`gaussmix._criteria` (``n`` is the sum of the sample weights, ``p``
+the number of free parameters (:meth:`GaussianMixture.n_parameters`), ``log L`` the weighted
+log-likelihood of the training data and ``z_ik`` the responsibilities):
 
 * ``bic = -2 log L + p log n`` (lower is better),
 * ``aic = -2 log L + 2 p`` (lower is better),
@@ -39,7 +40,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import covariance
+from . import _criteria, covariance
 from ._engine import (ArraySource, DegenerateComponentWarning, _repair_initial_covariances,
                       m_step, stats_from_labels)
 from ._estimator import GaussianMixture
@@ -52,7 +53,7 @@ __all__ = ["select", "SelectionResult", "GaussianMixtureSelector", "CRITERIA"]
 
 #: Selection criteria; all but ``"heldout"`` are lower-is-better.
 CRITERIA = ("bic", "aic", "icl", "heldout")
-_COV_TYPES = ("full", "tied", "diag", "spherical")
+_COV_TYPES = covariance.BUILTIN_NAMES
 _COLUMNS = ("rank", "n_components", "covariance_type", "log_likelihood", "n_parameters", "bic",
             "aic", "icl", "heldout_log_likelihood", "converged", "n_iter", "fit_time", "error")
 
@@ -108,14 +109,6 @@ def _check_criterion(criterion, validation_fraction):
 
 # ---------------------------------------------------------------------------------------------
 # one column of the grid: one K, every covariance type
-
-
-def _entropy(gm: GaussianMixture, X, w) -> float:
-    """Weighted classification entropy ``-sum_i w_i sum_k z_ik log z_ik`` (>= 0)."""
-    z = gm.predict_proba(X).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zlogz = np.where(z > 0, z * np.log(np.where(z > 0, z, 1.0)), 0.0)
-    return float(max(0.0, -np.dot(w, zlogz.sum(axis=1))))
 
 
 def _fit_shared(X, w, k, cov_types, seed, gm_kwargs):
@@ -201,10 +194,12 @@ def _grid_column(X, w, Xtr, wtr, Xva, wva, k, cov_types, seed, gm_kwargs):
             try:
                 ll = gm.score_samples(X)
                 total = float(np.dot(w, ll))
-                p = gm._n_parameters()
-                bic = -2 * total + p * math.log(float(w.sum()))
-                row.update(log_likelihood=total, n_parameters=p, bic=bic,
-                           aic=-2 * total + 2 * p, icl=bic + 2 * _entropy(gm, X, w),
+                p = gm.n_parameters()
+                n_eff = float(w.sum())
+                entropy = _criteria.classification_entropy(gm.predict_proba(X), w)
+                row.update(log_likelihood=total, n_parameters=p,
+                           bic=_criteria.bic(total, n_eff, p), aic=_criteria.aic(total, p),
+                           icl=_criteria.icl(total, n_eff, p, entropy),
                            converged=bool(gm.converged_), n_iter=int(gm.n_iter_))
                 if not math.isfinite(total):
                     raise ValueError("the log-likelihood of the training data is not finite")
@@ -366,7 +361,8 @@ def select(X, n_components=range(1, 11), covariance_types=_COV_TYPES, criterion=
     n_components : int or iterable of int, default=range(1, 11)
         Numbers of components to try.
     covariance_types : str or iterable of str, default=("full", "tied", "diag", "spherical")
-        Covariance types to try.
+        Covariance types to try: the built-in ones by default, or any registered names
+        (:func:`gaussmix.covariance.register`).
     criterion : {"bic", "aic", "icl", "heldout"}, default="bic"
         How the grid is ranked (see the module docstring for the formulas).
     n_init : int, default=1
@@ -488,7 +484,7 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
     n_components : int or tuple of int, default=(1, 2, ..., 10)
         Numbers of components to try.
     covariance_types : str or tuple of str, default=("full", "tied", "diag", "spherical")
-        Covariance types to try.
+        Covariance types to try (any registered names).
     criterion : {"bic", "aic", "icl", "heldout"}, default="bic"
         Selection criterion.
     n_init : int, default=1

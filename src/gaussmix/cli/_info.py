@@ -38,7 +38,7 @@ def describe(gm) -> dict:
         "n_components": int(gm.means_.shape[0]),
         "n_features": int(gm.means_.shape[1]),
         "features": feature_columns(gm),
-        "n_parameters": int(gm._n_parameters()),
+        "n_parameters": int(gm.n_parameters()),
         "converged": bool(gm.converged_),
         "n_iter": int(gm.n_iter_),
         "lower_bound": float(gm.lower_bound_),

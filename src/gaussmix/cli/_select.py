@@ -5,6 +5,7 @@ import json
 import math
 import sys
 
+from .. import covariance
 from ._data import CLIError, command_parser, load_data, load_weights
 from ._output import check_paths, figure_target, save_figure, save_model, write_text
 
@@ -22,9 +23,6 @@ examples:
 standard output as markdown, or as JSON with --json; failed fits are listed with their error.
 Exit codes: 0 success, 1 runtime failure (every fit failed, cannot write), 2 bad input.
 """
-
-_COV = ("full", "tied", "diag", "spherical")
-
 
 def parse_components(text: str) -> list[int]:
     """``"3"`` -> [3], ``"2:5"`` -> [2, 3, 4, 5], ``"1,3,5"`` -> [1, 3, 5]."""
@@ -45,10 +43,12 @@ def parse_components(text: str) -> list[int]:
 
 
 def parse_covariances(text: str) -> list[str]:
+    """``"full,diag"`` -> ["full", "diag"]; every name must be a registered covariance model."""
+    valid = covariance.names()
     cts = [c.strip() for c in text.split(",") if c.strip()]
-    bad = [c for c in cts if c not in _COV]
+    bad = [c for c in cts if c not in valid]
     if bad or not cts:
-        raise CLIError(f"--covariance must be a comma-separated list of {', '.join(_COV)}; "
+        raise CLIError(f"--covariance must be a comma-separated list of {', '.join(valid)}; "
                        f"got {text!r}.")
     return cts
 
@@ -59,8 +59,9 @@ def add_parser(subparsers):
     p.add_argument("-k", "--n-components", default="1:10", metavar="K",
                    help="numbers of components: N, A:B or a list (default: %(default)s)")
     p.add_argument("--covariance", "--covariance-types", dest="covariance_types",
-                   default=",".join(_COV),
-                   help="comma-separated covariance types (default: %(default)s)")
+                   default=",".join(covariance.BUILTIN_NAMES),
+                   help="comma-separated covariance types, any of "
+                        f"{', '.join(covariance.names())} (default: %(default)s)")
     p.add_argument("--criterion", choices=("bic", "aic", "icl", "heldout"), default="bic",
                    help="ranking criterion (default: %(default)s)")
     p.add_argument("--n-init", type=int, default=1, help="EM restarts per fit (default: 1)")

@@ -97,6 +97,42 @@ class CovarianceModel(ABC):
     def component_covariance(self, cov: np.ndarray, j: int, d: int) -> np.ndarray:
         """Dense (d, d) covariance of component ``j``."""
 
+    def dense(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
+        """Dense covariances of all ``k`` components, shape (k, d, d)."""
+        return np.stack([self.component_covariance(cov, j, d) for j in range(k)])
+
+    # -- model algebra ----------------------------------------------------------------
+    def subset_components(self, cov: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Covariances of the components ``idx`` (an index array), in this model's shape.
+
+        Per-component models index the first axis; a :attr:`shared` covariance belongs to
+        every subset of components unchanged.
+        """
+        return np.array(cov, copy=True) if self.shared else np.asarray(cov)[np.asarray(idx)]
+
+    def marginal(self, cov: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Covariances of the marginal distribution of the features ``idx``, in this model's shape.
+
+        The marginal of a Gaussian keeps the rows and columns ``idx`` of its covariance, so
+        every structure that is closed under taking sub-blocks (full, tied, diagonal,
+        spherical) stays in its own family. A model that is not closed under marginalisation
+        leaves this unimplemented, and :meth:`gaussmix.GaussianMixture.marginal` then says so.
+
+        Parameters
+        ----------
+        cov : ndarray
+            Covariances in this model's shape for ``d`` features.
+        idx : ndarray of int of shape (m,)
+            Distinct feature indices in ``[0, d)``, in the order wanted.
+
+        Returns
+        -------
+        ndarray
+            Covariances in this model's shape for ``m`` features.
+        """
+        raise NotImplementedError(
+            f"covariance model {self.name!r} does not implement marginal(cov, idx).")
+
     # -- validation and recovery -------------------------------------------------------
     @abstractmethod
     def validate(self, arr, k: int, d: int, name: str) -> np.ndarray:

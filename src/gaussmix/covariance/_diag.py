@@ -44,6 +44,9 @@ class DiagCovariance(ElementwisePrecision, CovarianceModel):
                  - 0.5 * d * LOG_2PI)
         return quad, lin, const
 
+    def marginal(self, cov, idx):
+        return np.asarray(cov)[:, idx].copy()
+
     def component_covariance(self, cov, j, d):
         return np.diag(cov[j])
 

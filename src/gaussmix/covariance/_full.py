@@ -69,6 +69,9 @@ class FullCovariance(CovarianceModel):
                  - 0.5 * d * LOG_2PI)
         return quad, lin, const
 
+    def marginal(self, cov, idx):
+        return np.asarray(cov)[:, idx][:, :, idx].copy()
+
     def component_covariance(self, cov, j, d):
         return cov[j]
 

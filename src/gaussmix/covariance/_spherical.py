@@ -42,6 +42,10 @@ class SphericalCovariance(ElementwisePrecision, CovarianceModel):
                  - 0.5 * d * LOG_2PI)
         return quad, lin, const
 
+    def marginal(self, cov, idx):
+        # one variance for every feature: each subset of features keeps it
+        return np.array(cov, copy=True)
+
     def component_covariance(self, cov, j, d):
         return cov[j] * np.eye(d)
 

@@ -61,6 +61,9 @@ class TiedCovariance(CovarianceModel):
                  - 0.5 * d * LOG_2PI)
         return np.broadcast_to(prec, (k, d, d)), lin, const
 
+    def marginal(self, cov, idx):
+        return np.asarray(cov)[np.ix_(idx, idx)].copy()
+
     def component_covariance(self, cov, j, d):
         return cov
 
