@@ -115,7 +115,7 @@ def test_would_log_follows_propagation_to_an_ancestor(gm_logger):
 
 def test_torch_progress_once(gm_logger, capsys, caplog):
     pytest.importorskip("torch")
-    from gaussmix.torch._validation import Progress
+    from gaussmix.torch._training import Progress
 
     gm_logger.setLevel(logging.WARNING)
     p = Progress("demo", verbose=1, interval=1)

@@ -157,3 +157,28 @@ def test_tensor_input_uses_its_device(device):
     clf = DeepGMMClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(Xt, y)
     assert next(clf.network_.parameters()).device.type == device
     assert clf.predict_proba(Xt).shape == (len(X), 3)
+
+
+def test_tied_head_from_em_is_the_count_weighted_class_average():
+    # the shared precision factor comes from the covariance model (triangular, PD), so the
+    # EM head initialisation works for a shared covariance too
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1, 2], [60, 40, 50])
+    Z = rng.normal(size=(150, 3)) + 3.0 * y[:, None]
+    head = GMMClassifierHead(3, 3, 2, covariance_type="tied", dtype=torch.float64)
+    head.init_from_features(Z, y, reg_covar=1e-3, random_state=0)
+    from gaussmix import GaussianMixture as EM
+
+    ref = sum(np.sum(y == c) * EM(2, covariance_type="tied", reg_covar=1e-3, max_iter=100,
+                                  random_state=head_seed(0)).fit(Z[y == c]).covariances_
+              for c in range(3)) / len(y)
+    np.testing.assert_allclose(head.mixture.covariances.detach().numpy(), ref, rtol=1e-8)
+    clf = DeepGMMClassifier(hidden_layer_sizes=(8,), covariance_type="tied", head_init="em",
+                            max_epochs=5, random_state=0).fit(Z, y)
+    assert clf.score(Z, y) > 0.9
+
+
+def head_seed(random_state):
+    from gaussmix.torch._validation import seed_from
+
+    return seed_from(random_state)

@@ -217,7 +217,7 @@ def test_bad_input_errors(data):
         fit_gradient(bad, 2)
     with pytest.raises(ValueError, match="2-D"):
         fit_gradient(data[:, 0], 2)
-    with pytest.raises(ValueError, match="covariance_type must be one of"):
+    with pytest.raises(ValueError, match="'covariance_type' parameter must be one of"):
         fit_gradient(data, 2, covariance_type="banana")
     with pytest.raises(ValueError, match="optimizer"):
         fit_gradient(data, 2, optimizer="lbfgs")

@@ -119,7 +119,7 @@ def test_bad_input_errors():
         segment_deep(img, 2, likelihood_power=-0.1)
     with pytest.raises(ValueError, match="odd"):
         segment_deep(img, 2, blind_spot=4)
-    with pytest.raises(ValueError, match="blind_spot must be an integer"):
+    with pytest.raises(ValueError, match="'blind_spot' parameter of segment_deep must be an int"):
         segment_deep(img, 2, blind_spot=-1)
     with pytest.raises(ValueError, match="needs variant='deepSVG'"):
         segment_deep(img, 2, variant="deepG", blind_spot=3)

@@ -21,6 +21,9 @@ class CovarianceModel(ABC):
     full_scatter: bool
     #: One covariance shared by all components (tied): repairs act on it as a whole.
     shared: bool = False
+    #: Whether the model evaluates in torch (the ``torch_*`` methods that the built-in models
+    #: mix in from :mod:`gaussmix.covariance._torch`); ``gaussmix.torch`` refuses it otherwise.
+    supports_torch: bool = False
 
     # -- shapes -------------------------------------------------------------------------
     @abstractmethod

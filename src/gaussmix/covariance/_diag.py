@@ -5,9 +5,10 @@ import numpy as np
 
 from .._kernels import LOG_2PI
 from ._base import CovarianceModel, ElementwisePrecision, _check_shape
+from ._torch import DiagTorch
 
 
-class DiagCovariance(ElementwisePrecision, CovarianceModel):
+class DiagCovariance(DiagTorch, ElementwisePrecision, CovarianceModel):
     name = "diag"
     full_scatter = False
 

@@ -6,9 +6,10 @@ import numpy as np
 from .._kernels import LOG_2PI, cov_from_prec_chol, prec_chol_from_cov
 from ._base import (CovarianceModel, _check_shape, _check_spd, _standardised_min_eig,
                     _whitened_sq_norm)
+from ._torch import FullTorch
 
 
-class FullCovariance(CovarianceModel):
+class FullCovariance(FullTorch, CovarianceModel):
     name = "full"
     full_scatter = True
 

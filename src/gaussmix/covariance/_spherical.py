@@ -5,9 +5,10 @@ import numpy as np
 
 from .._kernels import LOG_2PI
 from ._base import CovarianceModel, ElementwisePrecision, _check_shape
+from ._torch import SphericalTorch
 
 
-class SphericalCovariance(ElementwisePrecision, CovarianceModel):
+class SphericalCovariance(SphericalTorch, ElementwisePrecision, CovarianceModel):
     name = "spherical"
     full_scatter = False
 

@@ -5,9 +5,10 @@ import numpy as np
 
 from .._kernels import LOG_2PI, cov_from_prec_chol, prec_chol_from_cov
 from ._base import CovarianceModel, _check_shape, _check_spd, _standardised_min_eig
+from ._torch import TiedTorch
 
 
-class TiedCovariance(CovarianceModel):
+class TiedCovariance(TiedTorch, CovarianceModel):
     name = "tied"
     full_scatter = True
     shared = True

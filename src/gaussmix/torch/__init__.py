@@ -1,7 +1,8 @@
 """Deep Gaussian mixture models in PyTorch (optional extra ``gaussmix[torch]``).
 
-- :class:`GaussianMixture`: a differentiable mixture (``nn.Module``) with all four covariance
-  types, convertible to and from the NumPy estimator.
+- :class:`GaussianMixture`: a differentiable mixture (``nn.Module``) with every registered
+  covariance model that provides a torch evaluation (the four built-in ones do), convertible
+  to and from the NumPy estimator.
 - :func:`fit_gradient`: maximum likelihood by mini-batch gradient descent instead of EM.
 - :class:`GMMClassifierHead`, :class:`DeepGMMClassifier`: a GMM layer trained jointly with a
   feature network (Variani, McDermott and Heigold, ICASSP 2015).
@@ -18,8 +19,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from ._classifier import DeepGMMClassifier, GMMClassifierHead
-from ._gradient import fit_gradient, mixture_log_prob, weighted_mstep
-from ._mixture import GaussianMixture, component_log_prob
+from ._gradient import fit_gradient
+from ._kernels import component_log_prob, mixture_log_prob, weighted_mstep
+from ._mixture import GaussianMixture
 from ._segmentation import UNet, segment_deep
 
 __all__ = [

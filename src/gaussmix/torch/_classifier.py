@@ -8,22 +8,19 @@ end to end with the cross-entropy of those posteriors, exactly like a softmax la
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 from torch import nn
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from .._validation import Interval, Options, check_params
+from ._kernels import torch_covariance
 from ._mixture import GaussianMixture
-from ._validation import (
-    Progress,
-    as_2d_tensor,
-    check_choice,
-    check_covariance_type,
-    check_positive_float,
-    check_positive_int,
-    seed_from,
-)
+from ._training import (BOOL, NON_NEGATIVE_FLOAT, POSITIVE_FLOAT, POSITIVE_INT, VERBOSE,
+                        Evaluation, Progress, minibatches, train_epochs)
+from ._validation import as_2d_tensor, seed_from
 
 
 class GMMClassifierHead(nn.Module):
@@ -37,8 +34,9 @@ class GMMClassifierHead(nn.Module):
         Number of classes ``C``.
     n_components_per_class : int, default=1
         Mixture components ``M`` per class.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="diag"
-        "tied" shares one covariance across all components of all classes.
+    covariance_type : str or CovarianceModel, default="diag"
+        A covariance model with a torch evaluation; a shared one ("tied") shares one
+        covariance across all components of all classes.
     learn_prior : bool, default=True
         Train the class log-prior; otherwise it stays at its initial value.
     dtype, device : optional
@@ -67,15 +65,25 @@ class GMMClassifierHead(nn.Module):
     ((5, 3), True)
     """
 
+    _parameter_table = {
+        "n_features": POSITIVE_INT,
+        "n_classes": [Interval(int, 2, None)],
+        "n_components_per_class": POSITIVE_INT,
+        "learn_prior": BOOL,
+    }
+
     def __init__(self, n_features, n_classes, n_components_per_class=1,
                  covariance_type="diag", *, learn_prior=True, dtype=None, device=None,
                  random_state=None):
         super().__init__()
-        self.n_features = check_positive_int(n_features, "n_features")
-        self.n_classes = check_positive_int(n_classes, "n_classes", minimum=2)
-        self.n_components_per_class = check_positive_int(
-            n_components_per_class, "n_components_per_class")
-        self.covariance_type = check_covariance_type(covariance_type)
+        check_params(type(self).__name__,
+                     {"n_features": n_features, "n_classes": n_classes,
+                      "n_components_per_class": n_components_per_class,
+                      "learn_prior": learn_prior}, self._parameter_table)
+        self.n_features = int(n_features)
+        self.n_classes = int(n_classes)
+        self.n_components_per_class = int(n_components_per_class)
+        self.covariance_type = torch_covariance(covariance_type).name
         self.mixture = GaussianMixture(self.n_classes * self.n_components_per_class,
                                        self.n_features, covariance_type, dtype=dtype,
                                        device=device, random_state=random_state)
@@ -127,7 +135,8 @@ class GMMClassifierHead(nn.Module):
             raise ValueError(f"y must have shape ({Zn.shape[0]},), got {y.shape}.")
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= self.n_classes:
             raise ValueError(f"y must hold class indices in [0, {self.n_classes}).")
-        C, M, ct = self.n_classes, self.n_components_per_class, self.covariance_type
+        C, M = self.n_classes, self.n_components_per_class
+        model, ct = self.mixture.covariance_model, self.covariance_type
         seed = seed_from(random_state)
         fits, counts = [], np.bincount(y, minlength=C)
         for c in range(C):
@@ -138,14 +147,12 @@ class GMMClassifierHead(nn.Module):
                 )
             fits.append(EM(M, covariance_type=ct, reg_covar=reg_covar, max_iter=max_iter,
                            random_state=seed).fit(Zn[y == c]))
-        if ct == "tied":
+        if model.shared:
             # One covariance for all classes: the count-weighted average of the class fits.
             cov = sum(n * f.covariances_ for n, f in zip(counts, fits)) / counts.sum()
-            prec_chol = np.linalg.inv(np.linalg.cholesky(cov)).T
+            prec_chol, _ = model.precision_cholesky(cov)  # an average of PD matrices is PD
         else:
             prec_chol = np.concatenate([f.precisions_cholesky_ for f in fits])
-        from types import SimpleNamespace
-
         est = SimpleNamespace(covariance_type=ct,
                               weights_=np.concatenate([f.weights_ for f in fits]),
                               means_=np.concatenate([f.means_ for f in fits]),
@@ -193,7 +200,8 @@ class DeepGMMClassifier(ClassifierMixin, BaseEstimator):
         Widths of the feature layers (each followed by ``activation``); ``()`` puts the head
         directly on the standardised inputs.
     n_components_per_class : int, default=1
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="diag"
+    covariance_type : str or CovarianceModel, default="diag"
+        A covariance model with a torch evaluation (see :class:`GMMClassifierHead`).
     head : {"gmm", "softmax"}, default="gmm"
     activation : {"tanh", "relu", "sigmoid", "elu"}, default="tanh"
         Bounded, smooth features suit Gaussian class models better than ReLU's exact zeros.
@@ -279,29 +287,37 @@ class DeepGMMClassifier(ClassifierMixin, BaseEstimator):
         self.device = device
 
     # ------------------------------------------------------------------ helpers
+    _parameter_table = {
+        "n_components_per_class": POSITIVE_INT,
+        "head": [Options("gmm", "softmax")],
+        "activation": [Options(*_ACTIVATIONS)],
+        "head_init": [Options("data", "em")],
+        "freeze_features": BOOL,
+        "max_epochs": POSITIVE_INT,
+        "batch_size": POSITIVE_INT,
+        "lr": POSITIVE_FLOAT,
+        "weight_decay": NON_NEGATIVE_FLOAT,
+        "early_stopping": BOOL,
+        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
+        "patience": POSITIVE_INT,
+        "reg_covar": POSITIVE_FLOAT,
+        "verbose": VERBOSE,
+    }
+
     def _validate_params(self):
         sizes = self.hidden_layer_sizes
         if isinstance(sizes, (int, np.integer)):
             sizes = (sizes,)
         sizes = tuple(sizes)
         for s in sizes:
-            check_positive_int(s, "hidden_layer_sizes entries")
-        check_positive_int(self.n_components_per_class, "n_components_per_class")
-        check_covariance_type(self.covariance_type)
-        check_choice(self.head, "head", ("gmm", "softmax"))
-        check_choice(self.activation, "activation", tuple(_ACTIVATIONS))
-        check_choice(self.head_init, "head_init", ("data", "em"))
+            check_params(type(self).__name__, {"hidden_layer_sizes": s},
+                         {"hidden_layer_sizes": [Interval(int, 1, None)]})
+        params = self.get_params(deep=False)
+        check_params(type(self).__name__, {k: params[k] for k in self._parameter_table},
+                     self._parameter_table)
+        torch_covariance(self.covariance_type)
         if self.head == "softmax" and self.head_init == "em":
             raise ValueError("head_init='em' needs head='gmm'.")
-        check_positive_int(self.max_epochs, "max_epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_float(self.lr, "lr")
-        check_positive_float(self.weight_decay, "weight_decay", allow_zero=True)
-        check_positive_int(self.patience, "patience")
-        check_positive_float(self.reg_covar, "reg_covar")
-        if not 0.0 < float(self.validation_fraction) < 1.0:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}.")
         return sizes
 
     def _to_tensor(self, X, device):
@@ -416,47 +432,44 @@ class DeepGMMClassifier(ClassifierMixin, BaseEstimator):
                   if p.requires_grad and (train_features or not name.startswith("features."))]
         opt = torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = nn.NLLLoss()
-        progress = Progress(f"DeepGMMClassifier:{phase}", self.verbose, 10, self.max_epochs)
         n = Xtr.shape[0]
         bs = min(int(self.batch_size), n)
-        best, best_state, stale, epoch = np.inf, None, 0, 0
-        for epoch in range(1, int(self.max_epochs) + 1):
+        total = 0.0
+
+        def step(epoch):
+            nonlocal total
             net.train()
-            perm = torch.randperm(n, generator=g).to(Xtr.device)
             total = 0.0
-            for i in range(0, n, bs):
-                idx = perm[i:i + bs]
+            for idx in minibatches(n, bs, g, Xtr.device):
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(net(Xtr[idx]), ytr[idx])
                 loss.backward()
                 opt.step()
                 total += float(loss.detach()) * idx.numel()
-            record = {"phase": phase, "epoch": epoch, "loss": total / n}
-            if val is not None:
-                net.eval()
-                with torch.no_grad():
-                    out = net(val[0])
-                    vloss = float(loss_fn(out, val[1]))
-                    vacc = float((out.argmax(1) == val[1]).float().mean())
-                record.update(val_loss=vloss, val_accuracy=vacc)
-                progress(epoch, record["loss"], val_loss=vloss, val_accuracy=vacc)
-                if vloss < best - 1e-6:
-                    best, stale = vloss, 0
-                    best_state = copy.deepcopy(net.state_dict())
-                else:
-                    stale += 1
-            else:
-                progress(epoch, record["loss"])
-            if not np.isfinite(record["loss"]):
-                raise FloatingPointError(f"{phase}: the training loss became {record['loss']}.")
+
+        def evaluate(epoch):
+            if val is None:
+                return Evaluation(loss=total / n)
+            net.eval()
+            with torch.no_grad():
+                out = net(val[0])
+                vloss = float(loss_fn(out, val[1]))
+                vacc = float((out.argmax(1) == val[1]).float().mean())
+            return Evaluation(loss=total / n, monitor=vloss,
+                              extra={"val_loss": vloss, "val_accuracy": vacc})
+
+        def on_epoch(epoch, ev):
+            record = {"phase": phase, "epoch": epoch, "loss": ev.loss}
+            if ev.monitor is not None:
+                record.update(ev.extra)
             self.history_.append(record)
-            if val is not None and stale >= int(self.patience):
-                break
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        self.n_iter_ = epoch
-        progress.done(epoch, "early stopping" if val is not None and stale >= self.patience
-                      else "max_epochs reached")
+
+        result = train_epochs(
+            step, evaluate, max_epochs=int(self.max_epochs), patience=int(self.patience),
+            tol=1e-6, snapshot=lambda: copy.deepcopy(net.state_dict()),
+            restore=net.load_state_dict, on_epoch=on_epoch,
+            progress=Progress(f"DeepGMMClassifier:{phase}", self.verbose, 10, self.max_epochs))
+        self.n_iter_ = result.n_epochs
 
     # ------------------------------------------------------------------ prediction
     def _log_proba(self, X):
@@ -501,12 +514,6 @@ def _init_head_from_data(head, Z, y, g):
     mix = head.mixture
     mix.means.copy_(torch.cat(means).to(mix.means.dtype))
     log_scale = -torch.log(Z.std(0).clamp_min(1e-3)).to(mix.means.dtype)  # (d,)
-    ct = head.covariance_type
-    if ct in ("full", "diag"):
-        mix.chol_log_diag.copy_(log_scale.expand_as(mix.chol_log_diag))
-    elif ct == "tied":
-        mix.chol_log_diag.copy_(log_scale)
-    else:
-        mix.chol_log_diag.fill_(float(log_scale.mean()))
+    mix.chol_log_diag.copy_(mix.covariance_model.torch_log_diag_from_scale(log_scale, C * M))
     counts = torch.bincount(y, minlength=C).to(head.prior_logits.dtype)
     head.prior_logits.copy_(torch.log(counts / counts.sum()))

@@ -12,96 +12,22 @@ Notation used throughout this subpackage:
 The unconstrained parameterisation: mixture weights are ``softmax(weight_logits)``; the
 diagonal of ``L`` is ``exp(chol_log_diag)``; the strictly lower part of ``L`` is free
 (``chol_offdiag``, packed row-wise). Any real values therefore describe a valid mixture, so
-plain gradient descent never leaves the parameter space.
+plain gradient descent never leaves the parameter space. What a covariance structure means
+here (the parameter shapes, the log-density, sampling, the M-step, conversions) is asked of its
+covariance model (the ``torch_*`` methods, :mod:`gaussmix.covariance._torch`), never of its name.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._validation import (
-    as_2d_tensor,
-    check_covariance_type,
-    check_positive_int,
-    make_generator,
-)
+from .._validation import Interval, Options, check_params
+from ._kernels import torch_covariance
+from ._training import train_mixture
+from ._validation import as_2d_tensor, make_generator
 
-_LOG_2PI = math.log(2.0 * math.pi)
-
-
-# --------------------------------------------------------------------------- kernels
-def _tril_from_packed(offdiag, log_diag):
-    """Lower factor ``L`` of shape (..., d, d) from packed strictly-lower entries and log-diagonal."""
-    d = log_diag.shape[-1]
-    rows, cols = torch.tril_indices(d, d, offset=-1, device=log_diag.device)
-    L = torch.diag_embed(torch.exp(log_diag))
-    if rows.numel():
-        L = _scatter_offdiag(L, offdiag, rows, cols)
-    return L
-
-
-def _scatter_offdiag(L, offdiag, rows, cols):
-    # Out-of-place so that autograd sees a pure function of the parameters.
-    flat = L.reshape(*L.shape[:-2], -1)
-    d = L.shape[-1]
-    idx = (rows * d + cols).expand(*flat.shape[:-1], -1)
-    return flat.scatter_add(-1, idx, offdiag).reshape(L.shape)
-
-
-def component_log_prob(x, means, covariance_type, *, chol=None, log_diag=None):
-    """Gaussian log-densities ``log N(x | μ_j, P_j⁻¹)`` of every sample under every component.
-
-    Parameters
-    ----------
-    x : Tensor of shape (n, d)
-    means : Tensor of shape (k, d)
-    covariance_type : {"full", "tied", "diag", "spherical"}
-    chol : Tensor, optional
-        Lower precision factor ``L``: (k, d, d) for "full", (d, d) for "tied". Not used for
-        "diag"/"spherical".
-    log_diag : Tensor
-        Log of the diagonal of ``L``: (k, d) full, (d,) tied, (k, d) diag, (k,) spherical.
-
-    Returns
-    -------
-    Tensor of shape (n, k)
-    """
-    n, d = x.shape
-    if covariance_type == "full":
-        # y_kn = L_k (x_n − μ_k) = L_k x_n − L_k μ_k: one batched product, no (n, k, d) difference.
-        Lt = chol.transpose(-1, -2)  # (k, d, d)
-        y = torch.matmul(x[None], Lt) - torch.matmul(means[:, None, :], Lt)  # (k, n, d)
-        maha = (y * y).sum(-1).T
-        log_det = log_diag.sum(-1)  # (k,)
-    elif covariance_type == "tied":
-        y = (x @ chol.T)[:, None, :] - (means @ chol.T)[None, :, :]
-        maha = (y * y).sum(-1)
-        log_det = log_diag.sum()
-    elif covariance_type == "diag":
-        prec = torch.exp(log_diag)  # (k, d)
-        y = (x[:, None, :] - means[None, :, :]) * prec[None]
-        maha = (y * y).sum(-1)
-        log_det = log_diag.sum(-1)
-    elif covariance_type == "spherical":
-        prec = torch.exp(log_diag)  # (k,)
-        sq = ((x[:, None, :] - means[None, :, :]) ** 2).sum(-1)
-        maha = sq * (prec * prec)[None, :]
-        log_det = d * log_diag
-    else:  # pragma: no cover - guarded by callers
-        check_covariance_type(covariance_type)
-    return -0.5 * (d * _LOG_2PI + maha) + log_det
-
-
-def _log_diag_shape(covariance_type, k, d):
-    return {"full": (k, d), "tied": (d,), "diag": (k, d), "spherical": (k,)}[covariance_type]
-
-
-def _offdiag_shape(covariance_type, k, d):
-    m = d * (d - 1) // 2
-    return {"full": (k, m), "tied": (m,)}.get(covariance_type)
+__all__ = ["GaussianMixture"]
 
 
 # --------------------------------------------------------------------------- module
@@ -119,8 +45,9 @@ class GaussianMixture(nn.Module):
         Number of mixture components ``k``.
     n_features : int
         Dimension ``d`` of the data.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
-        Same meaning as in scikit-learn.
+    covariance_type : str or CovarianceModel, default="full"
+        Same meaning as in scikit-learn: "full", "tied", "diag", "spherical", or any model
+        registered with :func:`gaussmix.covariance.register` that provides a torch evaluation.
     dtype : torch.dtype, optional
         Parameter dtype; defaults to ``torch.get_default_dtype()``.
     device : torch.device or str, optional
@@ -172,6 +99,11 @@ class GaussianMixture(nn.Module):
     """
 
     _validate_default = True
+    _parameter_table = {
+        "n_components": [Interval(int, 1, None)],
+        "n_features": [Interval(int, 1, None)],
+        "validate_args": [Options(None, True, False)],
+    }
 
     @classmethod
     def set_default_validate_args(cls, value: bool) -> None:
@@ -183,12 +115,13 @@ class GaussianMixture(nn.Module):
     def __init__(self, n_components, n_features, covariance_type="full", *, dtype=None,
                  device=None, random_state=None, validate_args=None):
         super().__init__()
-        if validate_args not in (None, True, False):
-            raise ValueError(f"validate_args must be None, True or False, got {validate_args!r}.")
+        check_params(type(self).__name__, {"n_components": n_components, "n_features": n_features,
+                                           "validate_args": validate_args}, self._parameter_table)
         self.validate_args = validate_args
-        k = check_positive_int(n_components, "n_components")
-        d = check_positive_int(n_features, "n_features")
-        self.covariance_type = check_covariance_type(covariance_type)
+        k, d = int(n_components), int(n_features)
+        model = torch_covariance(covariance_type)
+        self._covariance_model = model
+        self.covariance_type = model.name
         self.n_components = k
         self.n_features = d
         dtype = dtype or torch.get_default_dtype()
@@ -197,8 +130,8 @@ class GaussianMixture(nn.Module):
         fk = {"dtype": dtype, "device": device}
         self.weight_logits = nn.Parameter(torch.zeros(k, **fk))
         self.means = nn.Parameter(means.to(**fk))
-        self.chol_log_diag = nn.Parameter(torch.zeros(_log_diag_shape(covariance_type, k, d), **fk))
-        off = _offdiag_shape(covariance_type, k, d)
+        diag_shape, off = model.torch_shapes(k, d)
+        self.chol_log_diag = nn.Parameter(torch.zeros(diag_shape, **fk))
         if off is not None:
             self.chol_offdiag = nn.Parameter(torch.zeros(off, **fk))
         else:
@@ -218,10 +151,14 @@ class GaussianMixture(nn.Module):
         """Mixture weights, Tensor of shape (k,)."""
         return torch.softmax(self.weight_logits, dim=0)
 
+    @property
+    def covariance_model(self):
+        """The covariance model (from :mod:`gaussmix.covariance`) that gives the torch evaluation."""
+        model = getattr(self, "_covariance_model", None)  # None in modules pickled before it
+        return model if model is not None else torch_covariance(self.covariance_type)
+
     def _lower_factor(self):
-        if self.covariance_type in ("full", "tied"):
-            return _tril_from_packed(self.chol_offdiag, self.chol_log_diag)
-        return None
+        return self.covariance_model.torch_chol(self.chol_log_diag, self.chol_offdiag)
 
     @property
     def precisions_cholesky(self):
@@ -229,34 +166,23 @@ class GaussianMixture(nn.Module):
 
         Shapes: (k, d, d) full, (d, d) tied, (k, d) diag, (k,) spherical.
         """
-        if self.covariance_type in ("full", "tied"):
-            return self._lower_factor().transpose(-1, -2)
-        return torch.exp(self.chol_log_diag)
+        return self.covariance_model.torch_precisions_cholesky(self._lower_factor(),
+                                                               self.chol_log_diag)
 
     @property
     def precisions(self):
         """Precision matrices (full/tied) or precisions (diag/spherical), scikit-learn shapes."""
-        if self.covariance_type in ("full", "tied"):
-            L = self._lower_factor()
-            return L.transpose(-1, -2) @ L
-        return torch.exp(2 * self.chol_log_diag)
+        return self.covariance_model.torch_precisions(self._lower_factor(), self.chol_log_diag)
 
     @property
     def covariances(self):
         """Covariances in scikit-learn's shapes, computed from the precision factor."""
-        if self.covariance_type in ("full", "tied"):
-            L = self._lower_factor()
-            eye = torch.eye(self.n_features, dtype=L.dtype, device=L.device).expand_as(L)
-            Linv = torch.linalg.solve_triangular(L, eye, upper=False)
-            return Linv @ Linv.transpose(-1, -2)
-        return torch.exp(-2 * self.chol_log_diag)
+        return self.covariance_model.torch_covariances(self._lower_factor(), self.chol_log_diag)
 
     def n_parameters(self):
         """Number of free parameters of the mixture (as counted for BIC)."""
         k, d = self.n_components, self.n_features
-        cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
-               "spherical": k}[self.covariance_type]
-        return cov + k * d + k - 1
+        return self.covariance_model.n_parameters(k, d) + k * d + k - 1
 
     # ------------------------------------------------------------------ evaluation
     def _check_input(self, x):
@@ -286,8 +212,8 @@ class GaussianMixture(nn.Module):
     def component_log_prob(self, x):
         """Per-component Gaussian log-densities, Tensor of shape (n, k)."""
         x = self._check_input(x)
-        return component_log_prob(x, self.means, self.covariance_type,
-                                  chol=self._lower_factor(), log_diag=self.chol_log_diag)
+        return self.covariance_model.torch_log_prob(x, self.means, self._lower_factor(),
+                                                    self.chol_log_diag)
 
     def weighted_log_prob(self, x):
         """``log w_j + log N(x | component j)``, Tensor of shape (n, k)."""
@@ -343,22 +269,16 @@ class GaussianMixture(nn.Module):
         X : Tensor of shape (n_samples, d)
         labels : LongTensor of shape (n_samples,)
         """
-        n = check_positive_int(n_samples, "n_samples")
+        check_params("GaussianMixture.sample", {"n_samples": n_samples},
+                     {"n_samples": [Interval(int, 1, None)]})
+        n = int(n_samples)
         dev, dt = self.means.device, self.means.dtype
         g = make_generator(generator, device=dev) if generator is not None else None
         labels = torch.multinomial(self.weights, n, replacement=True, generator=g)
         z = torch.randn(n, self.n_features, generator=g, dtype=dt, device=dev)
+        step = self.covariance_model.torch_sample_step(z, labels, self._lower_factor(),
+                                                       self.chol_log_diag)
         mu = self.means[labels]
-        ct = self.covariance_type
-        if ct in ("full", "tied"):
-            # x = μ + L⁻¹ z has covariance L⁻¹ L⁻ᵀ = (Lᵀ L)⁻¹ = P⁻¹.
-            L = self._lower_factor()
-            Ls = L[labels] if ct == "full" else L.expand(n, -1, -1)
-            step = torch.linalg.solve_triangular(Ls, z[:, :, None], upper=False)[..., 0]
-        elif ct == "diag":
-            step = z * torch.exp(-self.chol_log_diag)[labels]
-        else:
-            step = z * torch.exp(-self.chol_log_diag)[labels][:, None]
         return mu + step, labels
 
     # ------------------------------------------------------------------ conversion
@@ -387,7 +307,7 @@ class GaussianMixture(nn.Module):
                     f"from_estimator needs a fitted mixture with attribute {attr!r}; "
                     f"{type(estimator).__name__} has none (is it fitted?)."
                 )
-        ct = check_covariance_type(estimator.covariance_type)
+        model = torch_covariance(estimator.covariance_type)
         weights = np.asarray(estimator.weights_, dtype=np.float64)
         means = np.asarray(estimator.means_, dtype=np.float64)
         if means.ndim != 2 or weights.shape != (means.shape[0],):
@@ -398,36 +318,30 @@ class GaussianMixture(nn.Module):
         if hasattr(estimator, "precisions_cholesky_"):
             pc = np.asarray(estimator.precisions_cholesky_, dtype=np.float64)
         elif hasattr(estimator, "covariances_"):
-            pc = _prec_chol_from_cov(np.asarray(estimator.covariances_, np.float64), ct)
+            cov = model.validate(estimator.covariances_, k, d, "covariances_")
+            pc, bad = model.precision_cholesky(cov)
+            if bad:
+                raise ValueError("covariances_ must be positive definite.")
         else:
             raise TypeError("from_estimator needs precisions_cholesky_ or covariances_.")
-        expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[ct]
+        expected = model.shape(k, d)
         if pc.shape != expected:
             raise ValueError(
                 f"precisions_cholesky_ has shape {pc.shape}, expected {expected} for "
-                f"covariance_type={ct!r}."
+                f"covariance_type={model.name!r}."
             )
         if np.any(weights <= 0) or not np.all(np.isfinite(pc)) or not np.all(np.isfinite(means)):
             raise ValueError("weights_ must be positive and all parameters finite.")
-        if ct in ("full", "tied"):
-            L = np.swapaxes(pc, -1, -2)  # sklearn stores the upper factor
-            if np.abs(np.triu(L, 1)).max(initial=0.0) > 0:
-                raise ValueError("precisions_cholesky_ must be upper triangular (scikit-learn's convention).")
-            diag = np.diagonal(L, axis1=-2, axis2=-1)
-        else:
-            diag = pc
-        if np.any(diag <= 0):
-            raise ValueError("precisions_cholesky_ must have a positive diagonal.")
-        module = cls(k, d, ct, dtype=dtype, device=device, random_state=0,
+        log_diag, offdiag = model.torch_params_from_prec_chol(pc)
+        module = cls(k, d, model, dtype=dtype, device=device, random_state=0,
                      validate_args=validate_args)
         with torch.no_grad():
             fk = {"dtype": dtype, "device": module.means.device}
             module.weight_logits.copy_(torch.as_tensor(np.log(weights / weights.sum()), **fk))
             module.means.copy_(torch.as_tensor(means, **fk))
-            module.chol_log_diag.copy_(torch.as_tensor(np.log(diag), **fk))
-            if ct in ("full", "tied"):
-                r, c = np.tril_indices(d, -1)
-                module.chol_offdiag.copy_(torch.as_tensor(L[..., r, c], **fk))
+            module.chol_log_diag.copy_(torch.as_tensor(log_diag, **fk))
+            if offdiag is not None:
+                module.chol_offdiag.copy_(torch.as_tensor(offdiag, **fk))
         module.converged_ = bool(getattr(estimator, "converged_", False))
         module.n_iter_ = int(getattr(estimator, "n_iter_", 0))
         module.lower_bound_ = float(getattr(estimator, "lower_bound_", -np.inf))
@@ -447,33 +361,17 @@ class GaussianMixture(nn.Module):
             from gaussmix import GaussianMixture as Estimator
         except ImportError:
             from sklearn.mixture import GaussianMixture as Estimator
-        ct = self.covariance_type
-        est = Estimator(n_components=self.n_components, covariance_type=ct)
+        model = self.covariance_model
+        est = Estimator(n_components=self.n_components, covariance_type=model.name)
         with torch.no_grad():
             weights = self.weights.detach().cpu().double().numpy()
             means = self.means.detach().cpu().double().numpy()
             log_diag = self.chol_log_diag.detach().cpu().double().numpy()
-            if ct in ("full", "tied"):
-                d = self.n_features
-                L = np.zeros(log_diag.shape + (d,))
-                idx = np.arange(d)
-                L[..., idx, idx] = np.exp(log_diag)
-                r, c = np.tril_indices(d, -1)
-                L[..., r, c] = self.chol_offdiag.detach().cpu().double().numpy()
-                pc = np.swapaxes(L, -1, -2).copy()
-                precisions = np.swapaxes(L, -1, -2) @ L
-                eye = np.broadcast_to(np.eye(d), L.shape)
-                import scipy.linalg as sla
-
-                if ct == "full":
-                    Linv = np.stack([sla.solve_triangular(Lj, np.eye(d), lower=True) for Lj in L])
-                else:
-                    Linv = sla.solve_triangular(L, eye, lower=True)
-                covariances = Linv @ np.swapaxes(Linv, -1, -2)
-            else:
-                pc = np.exp(log_diag)
-                precisions = pc ** 2
-                covariances = 1.0 / precisions
+            offdiag = (None if self.chol_offdiag is None
+                       else self.chol_offdiag.detach().cpu().double().numpy())
+        pc = model.prec_chol_from_torch_params(log_diag, offdiag)
+        precisions = model.precisions(pc)
+        covariances = model.covariances_from_precision_cholesky(pc)
         est.weights_ = weights / weights.sum()
         est.means_ = means
         est.precisions_cholesky_ = pc
@@ -491,18 +389,4 @@ class GaussianMixture(nn.Module):
         """Maximum-likelihood training by mini-batch gradient descent, starting from the
         current parameters. Keyword arguments as in :func:`gaussmix.torch.fit_gradient`
         (except ``n_components``, ``covariance_type`` and ``init``). Returns ``self``."""
-        from ._gradient import _train
-
-        return _train(self, X, **kwargs)
-
-
-def _prec_chol_from_cov(cov, ct):
-    if ct in ("full", "tied"):
-        C = np.linalg.cholesky(cov)
-        eye = np.broadcast_to(np.eye(cov.shape[-1]), cov.shape)
-        import scipy.linalg as sla
-
-        if ct == "full":
-            return np.stack([sla.solve_triangular(c, np.eye(cov.shape[-1]), lower=True).T for c in C])
-        return sla.solve_triangular(C, eye, lower=True).T
-    return 1.0 / np.sqrt(cov)
+        return train_mixture(self, X, **kwargs)

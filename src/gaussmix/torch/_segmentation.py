@@ -34,16 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._gradient import mixture_log_prob, weighted_mstep
-from ._mixture import component_log_prob
-from ._validation import (
-    Progress,
-    check_choice,
-    check_covariance_type,
-    check_positive_float,
-    check_positive_int,
-    seed_from,
-)
+from .._validation import Interval, Options, check_params
+from ._kernels import component_log_prob, mixture_log_prob, torch_covariance, weighted_mstep
+from ._training import (NON_NEGATIVE_FLOAT, NON_NEGATIVE_INT, POSITIVE_FLOAT, POSITIVE_INT,
+                        VERBOSE, Evaluation, Progress, train_epochs)
+from ._validation import seed_from
 
 
 # Blind-spot training: Adam steps per epoch, masking grids per step, grids per evaluation batch.
@@ -79,12 +74,18 @@ class UNet(nn.Module):
     (1, 3, 30, 21)
     """
 
+    _parameter_table = {"in_channels": POSITIVE_INT, "n_classes": POSITIVE_INT,
+                        "base_channels": POSITIVE_INT, "depth": NON_NEGATIVE_INT}
+
     def __init__(self, in_channels, n_classes, base_channels=16, depth=2):
         super().__init__()
-        self.depth = check_positive_int(depth, "depth", minimum=0)
-        c = check_positive_int(base_channels, "base_channels")
+        check_params(type(self).__name__,
+                     {"in_channels": in_channels, "n_classes": n_classes,
+                      "base_channels": base_channels, "depth": depth}, self._parameter_table)
+        self.depth = int(depth)
+        c = int(base_channels)
         self.down = nn.ModuleList()
-        chans, cin = [], check_positive_int(in_channels, "in_channels")
+        chans, cin = [], int(in_channels)
         for i in range(self.depth):
             self.down.append(_block(cin, c * 2**i))
             chans.append(c * 2**i)
@@ -96,7 +97,7 @@ class UNet(nn.Module):
             self.up.append(nn.ConvTranspose2d(cin, cs, 2, stride=2))
             self.dec.append(_block(2 * cs, cs))
             cin = cs
-        self.out = nn.Conv2d(cin, check_positive_int(n_classes, "n_classes"), 1)
+        self.out = nn.Conv2d(cin, int(n_classes), 1)
 
     def forward(self, x):
         """Logits of shape (batch, n_classes, H, W) for input (batch, in_channels, H, W)."""
@@ -192,8 +193,12 @@ def _fit_blind_spot(net, x_img, K, resp0, *, block, beta, covariance_type, reg_c
     clp = component_lp(full_log_prior().exp() if resp0 is None else resp0)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     batch = min(_BS_BATCH, len(offsets))
-    best, best_post, stale, epoch = np.inf, None, 0, 0
-    for epoch in range(1, max_epochs + 1):
+    last = {}
+
+    def step(epoch):
+        nonlocal clp
+        if epoch > 1:  # the M-step of the previous epoch's tempered posterior
+            clp = component_lp(torch.softmax(last["lp"] + beta * clp, 1))
         for _ in range(_BS_STEPS):
             picked = rng.choice(len(offsets), batch, replace=False)
             lp, cen = log_prior([offsets[i] for i in picked])
@@ -204,20 +209,38 @@ def _fit_blind_spot(net, x_img, K, resp0, *, block, beta, covariance_type, reg_c
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        lp = full_log_prior()
-        joint = lp + clp
+
+    def evaluate(epoch):
+        last["lp"] = lp = full_log_prior()
+        last["joint"] = joint = lp + clp
         value = float(-torch.logsumexp(joint, 1).mean())
-        progress(epoch, value)
-        if value < best - tol:
-            best, stale = value, 0
-            best_post = torch.softmax(joint, 1)
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-        clp = component_lp(torch.softmax(lp + beta * clp, 1))
-    progress.done(epoch, "early stopping" if stale >= patience else "max_epochs reached")
-    return best_post
+        return Evaluation(loss=value, monitor=value)
+
+    result = train_epochs(step, evaluate, max_epochs=max_epochs, patience=patience, tol=tol,
+                          snapshot=lambda: torch.softmax(last["joint"], 1), progress=progress)
+    return result.best_state
+
+
+_NONE = [Options(None)]
+_SEGMENT_TABLE = {
+    "n_components": [Interval(int, 2, None)],
+    "variant": [Options("deepSVG", "deepG")],
+    "blind_spot": NON_NEGATIVE_INT + _NONE,
+    "likelihood_power": [Interval(float, 0, 1)],
+    "max_epochs": POSITIVE_INT + _NONE,
+    "lr": POSITIVE_FLOAT + _NONE,
+    "patience": POSITIVE_INT + _NONE,
+    "tol": NON_NEGATIVE_FLOAT,
+    "mean_regularization": NON_NEGATIVE_FLOAT,
+    "init": [Options("em", "random")],
+    "pretrain_epochs": NON_NEGATIVE_INT + _NONE,
+    "pretrain_lr": POSITIVE_FLOAT,
+    "n_init": POSITIVE_INT,
+    "reg_covar": POSITIVE_FLOAT,
+    "base_channels": POSITIVE_INT,
+    "depth": NON_NEGATIVE_INT,
+    "verbose": VERBOSE,
+}
 
 
 def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
@@ -255,7 +278,9 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
         small objects (about the size of the blind spot) die at moderate noise. In between,
         a pixel's own likelihood keeps such a class alive where it is clear-cut and the
         context decides where it is not. See ``benchmarks/results/torch_deep_segmentation.md``.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance_type : str or CovarianceModel, default="full"
+        A covariance model with a torch evaluation ("full", "tied", "diag", "spherical" or a
+        registered one).
     max_epochs : int, optional
         Without a blind spot: gradient steps on the likelihood (one step per epoch: the whole
         image is one batch), default 200. With one: epochs of 10 steps, each on 4 random
@@ -322,15 +347,20 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
     >>> bool((labels[8:24, 8:24] == labels[16, 16]).mean() > 0.95)
     True
     """
-    K = check_positive_int(n_components, "n_components", minimum=2)
-    check_choice(variant, "variant", ("deepSVG", "deepG"))
-    lam = check_positive_float(mean_regularization, "mean_regularization", allow_zero=True)
+    check_params("segment_deep", {
+        "n_components": n_components, "variant": variant, "blind_spot": blind_spot,
+        "likelihood_power": likelihood_power, "max_epochs": max_epochs, "lr": lr,
+        "patience": patience, "tol": tol, "mean_regularization": mean_regularization,
+        "init": init, "pretrain_epochs": pretrain_epochs, "pretrain_lr": pretrain_lr,
+        "n_init": n_init, "reg_covar": reg_covar, "base_channels": base_channels,
+        "depth": depth, "verbose": verbose}, _SEGMENT_TABLE)
+    covariance_type = torch_covariance(covariance_type).name
+    K = int(n_components)
+    lam = float(mean_regularization)
     if blind_spot is None:
         blind_spot = 5 if variant == "deepSVG" and lam == 0 else 0
-    blind_spot = check_positive_int(blind_spot, "blind_spot", minimum=0)
-    beta = check_positive_float(likelihood_power, "likelihood_power", allow_zero=True)
-    if beta > 1:
-        raise ValueError(f"likelihood_power must be in [0, 1], got {likelihood_power}.")
+    blind_spot = int(blind_spot)
+    beta = float(likelihood_power)
     if blind_spot:
         if blind_spot % 2 == 0:
             raise ValueError(f"blind_spot must be odd (or 0), got {blind_spot}.")
@@ -339,20 +369,13 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
                              "mean_regularization; pass blind_spot=0.")
         if pretrain_epochs:
             raise ValueError("blind_spot > 0 does not pre-train: pretrain_epochs must be 0.")
-    covariance_type = check_covariance_type(covariance_type)
-    max_epochs = check_positive_int(
-        max_epochs if max_epochs is not None else (30 if blind_spot else 200), "max_epochs")
-    pretrain_epochs = check_positive_int(
-        pretrain_epochs if pretrain_epochs is not None else (0 if blind_spot else 100),
-        "pretrain_epochs", minimum=0)
-    patience = check_positive_int(
-        patience if patience is not None else (5 if blind_spot else 20), "patience")
-    lr = check_positive_float(lr if lr is not None else (1e-3 if blind_spot else 1e-4), "lr")
-    tol = check_positive_float(tol, "tol", allow_zero=True)
-    reg_covar = check_positive_float(reg_covar, "reg_covar")
-    pretrain_lr = check_positive_float(pretrain_lr, "pretrain_lr")
-    n_init = check_positive_int(n_init, "n_init")
-    check_choice(init, "init", ("em", "random"))
+    max_epochs = int(max_epochs if max_epochs is not None else (30 if blind_spot else 200))
+    pretrain_epochs = int(pretrain_epochs if pretrain_epochs is not None
+                          else (0 if blind_spot else 100))
+    patience = int(patience if patience is not None else (5 if blind_spot else 20))
+    lr = float(lr if lr is not None else (1e-3 if blind_spot else 1e-4))
+    tol, reg_covar, pretrain_lr = float(tol), float(reg_covar), float(pretrain_lr)
+    n_init = int(n_init)
     img = _image_tensor(image, device)
     dev = img.device
     H, W, C = img.shape
@@ -408,12 +431,19 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
         target = em_resp.T.reshape(1, K, H, W)
         cw = 1.0 / em_resp.mean(0).clamp_min(1.0 / em_resp.shape[0])
         cw = (cw / (cw * em_resp).sum(1).mean()).reshape(1, K, 1, 1)
-        for epoch in range(1, pretrain_epochs + 1):
+        pre = {}
+
+        def pretrain_step(epoch):
             opt.zero_grad(set_to_none=True)
             loss = -(cw * target * torch.log_softmax(net(net_in), 1)).sum(1).mean()
             loss.backward()
             opt.step()
-            progress(epoch, float(loss.detach()), phase="pretrain")
+            pre["loss"] = float(loss.detach())
+
+        train_epochs(pretrain_step,
+                     lambda epoch: Evaluation(loss=pre["loss"]),
+                     max_epochs=pretrain_epochs, progress=Progress(
+                         f"segment_deep:{variant}:pretrain", verbose, 25, pretrain_epochs))
         opt = torch.optim.Adam(net.parameters(), lr=lr)
 
     def objective():
@@ -432,21 +462,21 @@ def segment_deep(image, n_components, *, variant="deepSVG", blind_spot=None,
             loss = loss + lam * ((params["means"] - ref_means) ** 2).sum() / K
         return loss, p
 
-    best, best_p, stale, epoch = np.inf, None, 0, 0
-    for epoch in range(1, max_epochs + 1):
+    # The loss of an epoch is the objective at the parameters its gradient step starts from
+    # (one forward pass for both), so the step follows the evaluation it reports.
+    last = {}
+
+    def step(epoch):
         opt.zero_grad(set_to_none=True)
         loss, p = objective()
-        value = float(loss.detach())
-        progress(epoch, value)
-        if value < best - tol:
-            best, stale = value, 0
-            best_p = p.detach().clone()
-        else:
-            stale += 1
-            if stale >= patience:
-                break
+        last["value"], last["p"] = float(loss.detach()), p.detach()
         loss.backward()
         opt.step()
-    progress.done(epoch, "early stopping" if stale >= patience else "max_epochs reached")
+
+    result = train_epochs(step, lambda epoch: Evaluation(loss=last["value"],
+                                                         monitor=last["value"]),
+                          max_epochs=max_epochs, patience=patience, tol=tol,
+                          snapshot=lambda: last["p"].clone(), progress=progress)
+    best_p = result.best_state
     proba = best_p.reshape(H, W, K).cpu().double().numpy()
     return proba.argmax(-1).astype(np.int64), proba
