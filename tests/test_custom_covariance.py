@@ -79,6 +79,8 @@ def test_estimator(custom, X):
     built = GaussianMixture.from_params(ours.weights_, ours.means_, ours.covariances_,
                                         covariance_type=name)
     np.testing.assert_allclose(built.score_samples(X), ours.score_samples(X), rtol=1e-10)
+    with pytest.raises(ValueError, match="no scikit-learn counterpart"):
+        ours.to_sklearn()
 
 
 def test_partial_fit(custom, X):

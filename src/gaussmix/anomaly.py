@@ -286,12 +286,12 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         # the (1 - coverage)-quantile of log p(Y) for Y drawn from the model itself
         rng = check_random_state(self.random_state)
         gm = self.density_
-        saved = gm.random_state
-        try:
-            gm.random_state = rng
-            Y, _ = gm.sample(int(self.n_auto_samples))
-        finally:
-            gm.random_state = saved
+        # draws from a copy carrying this detector's generator: the (possibly user-owned)
+        # mixture is not touched
+        sampler = GaussianMixture.from_params(gm.weights_, gm.means_, gm.covariances_,
+                                              covariance_type=gm.covariance_type,
+                                              random_state=rng)
+        Y, _ = sampler.sample(int(self.n_auto_samples))
         return float(np.quantile(gm.score_samples(Y.astype(gm.means_.dtype)),
                                  1.0 - float(self.auto_coverage)))
 
