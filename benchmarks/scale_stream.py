@@ -10,7 +10,7 @@ mixture of ``benchmarks.scale_coreset`` to a ``.npy`` file chunk by chunk, evict
 the page cache (``posix_fadvise(DONTNEED)``, this file only) so that it is read from disk, and
 then, in a fresh child process (so that its peak resident memory is its own):
 
-1. streams the file through :class:`gaussmix._outofcore.NpyChunks` (2^20-row reads into one
+1. streams the file through :class:`gaussmix._data.NpyChunks` (2^20-row reads into one
    buffer) into ``StreamingCoreset(size, 10)``, timing points/s and recording peak RSS and the
    number of rows held;
 2. fits ``GaussianMixture(10)`` on the final coreset and compares its held-out mean
@@ -80,7 +80,7 @@ def write_file(path, n, chunk=1 << 22):
 def child(path, size, read_rows):
     """Run in a fresh process: stream, then report JSON on stdout."""
     from gaussmix import GaussianMixture
-    from gaussmix._outofcore import NpyChunks
+    from gaussmix._data import NpyChunks
     from gaussmix.coreset import StreamingCoreset
 
     warnings.simplefilter("ignore")

@@ -7,8 +7,9 @@ from scipy import stats as sps
 
 import gaussmix
 from gaussmix import GaussianMixture, covariance
-from gaussmix._engine import (ArraySource, Params, chunk_pass, chunk_pass_reference, e_pass,
-                              e_pass_reference, stats_from_labels, stats_from_resp)
+from gaussmix._data import ArraySource
+from gaussmix._engine import Params, chunk_pass, chunk_pass_reference, e_pass, e_pass_reference
+from gaussmix._init import stats_from_labels, stats_from_resp
 from gaussmix._fast import (Workspace, block_stats, build_features, design_matrix,
                             n_features_out)
 from gaussmix._kmeans import kmeans

@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from gaussmix import GaussianMixture, covariance
 from gaussmix._engine import Params, m_step
 from gaussmix._online import step_size, stats_from_params
-from gaussmix._outofcore import NpyChunks
+from gaussmix._data import NpyChunks
 from gaussmix.coreset import StreamingCoreset
 
 COV_TYPES = covariance.names()

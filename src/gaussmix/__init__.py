@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from typing import Any
 
 from . import coreset, covariance
-from ._engine import DegenerateComponentWarning
+from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._io import ModelFileError, load
 from .anomaly import GaussianMixtureOutlierDetector

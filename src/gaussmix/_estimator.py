@@ -1,8 +1,10 @@
 """The scikit-learn compatible :class:`GaussianMixture` estimator (thin: validate, run, store)."""
 from __future__ import annotations
 
+import logging
 import numbers
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -10,9 +12,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _criteria, covariance
-from ._engine import (ArraySource, EMResult, Params, auto_chunk_size, e_pass, fit_em,
-                      initial_params, weighted_log_prob)
+from . import _criteria, _io, covariance
+from ._data import ArraySource, ChunkSource, DaskSource, DataSource, auto_chunk_size, data_kind
+from ._engine import e_pass, fit_em, weighted_log_prob
+from ._init import initial_params
+from ._params import EMResult, Params
+from ._passfit import check_enough_rows, coreset_source
 from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
 from ._typing import INIT_PARAMS
 from ._validation import (ArrayLike, Interval, Kinds, Options, check_finite, check_fit_range,
@@ -21,6 +26,8 @@ from ._validation import (ArrayLike, Interval, Kinds, Options, check_finite, che
 _RANDOM_STATE = Kinds(None, numbers.Integral, np.random.RandomState,
                       label="None, an int or a numpy.random.RandomState")
 _ARRAY = ArrayLike()
+
+logger = logging.getLogger("gaussmix")
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -187,10 +194,85 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             out["precisions_init"] = model.validate(self.precisions_init, k, d, "precisions_init")
         return out
 
-    def _source(self, X, w):
-        k, d = self.n_components, X.shape[1]
-        cs = self.chunk_size or auto_chunk_size(d, k, X.dtype.itemsize)
-        return ArraySource(X, w, cs)
+    def _chunk_size(self, d: int, itemsize: int) -> int:
+        return self.chunk_size or auto_chunk_size(d, self.n_components, itemsize)
+
+    def _fit_source(self, X, sample_weight, *, fitted: bool = False) -> DataSource:
+        """The :class:`~gaussmix._data.DataSource` a fit (or a ``partial_fit`` batch) reads.
+
+        An in-memory array is validated whole here (``n_features_in_`` and feature names are
+        recorded unless ``fitted``; the weights are normalised); a memory map or a re-iterable
+        of chunks is validated chunk by chunk on the first pass; a dask array on its blocks.
+        """
+        if isinstance(X, (DaskSource, ChunkSource)):
+            if sample_weight is not None:
+                raise ValueError("sample_weight cannot be given with a data source; give it to "
+                                 "the source.")
+            if fitted and X.n_features is not None and X.n_features != self.n_features_in_:
+                raise ValueError(f"X has {X.n_features} features, but {type(self).__name__} "
+                                 f"is expecting {self.n_features_in_} features as input.")
+            return X
+        if isinstance(X, ArraySource):
+            X, sample_weight = X.X, (X.w if sample_weight is None else sample_weight)
+        kind = data_kind(X)
+        if kind == "dask":
+            return DaskSource(X, sample_weight)
+        if kind in ("memmap", "chunks"):
+            array = isinstance(X, np.ndarray) and X.ndim == 2
+            cs = self._chunk_size(X.shape[1] if array else 8, X.dtype.itemsize if array else 8)
+            return ChunkSource(X, sample_weight, cs,
+                               n_features=self.n_features_in_ if fitted else None)
+        X = self._validate_X(X, reset=not fitted)
+        check_fit_range(X)
+        w = check_sample_weight(sample_weight, X.shape[0], normalize=True)
+        return ArraySource(X, w, self._chunk_size(X.shape[1], X.dtype.itemsize))
+
+    @contextmanager
+    def _passes(self, source: DataSource, model, rng):
+        """``(pass_fn, init_source, info)`` for ``source``: the E-pass of one EM iteration,
+        the rows the initialisation is computed on, and the first pass's summary (see
+        :mod:`gaussmix._passfit`). In memory the initialisation sees all rows; out of core and
+        on Dask it sees the coreset built by the first pass."""
+        k = self.n_components
+        if isinstance(source, ArraySource):
+            shift = source.weighted_mean()
+            info = {"n_samples": source.n_samples, "n_features": source.n_features,
+                    "dtype": source.dtype, "shift": shift,
+                    "n_positive": int(np.count_nonzero(source.w))}
+            yield (lambda p: e_pass(source, p, model, shift, source.dtype,
+                                    reg_covar=self.reg_covar)), source, info
+            return
+
+        def init_source(info):
+            d, dtype = info["n_features"], info["dtype"]
+            return coreset_source(info, self._chunk_size(d, dtype.itemsize))
+
+        if source.kind == "dask":
+            from .dask import passes
+            with passes(source, model, k, rng,
+                        lambda info: self._chunk_size(info["n_features"], info["dtype"].itemsize),
+                        self.reg_covar) as (pass_fn, info):
+                yield pass_fn, init_source(info), info
+            return
+        from ._outofcore import chunk_passes
+        pass_fn, info = chunk_passes(source, model, k, rng, self.reg_covar)
+        yield pass_fn, init_source(info), info
+
+    def _coreset(self, source: DataSource, size, rng):
+        """The weighted coreset ``fit`` fits on when ``coreset_size`` is set, for any source."""
+        from .coreset import _check_int, build
+        size = _check_int(size, "coreset_size")
+        k = self.n_components
+        if source.kind == "dask":
+            from .dask import coreset
+            return coreset(source.X, size, n_clusters=k, sample_weight=source.sample_weight,
+                           random_state=rng, scheduler=source.scheduler)
+        if isinstance(source, ChunkSource) and source.kind == "chunks":
+            from ._outofcore import chunk_coreset
+            return chunk_coreset(ChunkSource(source.data, None, 65536), size, k, rng)
+        data = source.X if isinstance(source, ArraySource) else source.data
+        w = source.w if isinstance(source, ArraySource) else source.sample_weight
+        return build(data, size, n_clusters=k, sample_weight=w, random_state=rng)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, sample_weight=None, *, coreset_size="deprecated"):
@@ -203,7 +285,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             a :class:`numpy.memmap` (e.g. ``np.load(path, mmap_mode="r")``, read in chunks,
             never loaded whole), a re-iterable of 2-D arrays or ``(X, sample_weight)`` pairs,
             and a :class:`dask.array.Array` (distributed EM, see :mod:`gaussmix.dask`). For
-            these the initialisation is computed on a coreset built in the first pass.
+            these the initialisation is computed on a coreset built in the first pass. Every
+            kind is read through one data-source layer (:mod:`gaussmix._data`).
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights: an integer weight acts like repeating the row, a zero
@@ -217,63 +300,88 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        from ._outofcore import fit_dispatch
         if isinstance(coreset_size, str) and coreset_size == "deprecated":
             coreset_size = self.coreset_size
         else:
             warnings.warn("The 'coreset_size' argument of fit is deprecated: pass "
                           "GaussianMixture(coreset_size=...) instead.", FutureWarning,
                           stacklevel=2)
-        if coreset_size is not None:
-            self._check_params()
-        if not fit_dispatch(self, X, sample_weight, coreset_size):
-            self._fit(X, sample_weight)
+        self._fit(X, sample_weight, coreset_size)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most likely component of each row of ``X``, shape (n_samples,)."""
-        if self.coreset_size is not None:
-            return self.fit(X, sample_weight=sample_weight).predict(X)
-        X = self._fit(X, sample_weight)
-        return self._log_resp(X).argmax(axis=1)
+        """Fit, then return the most likely component of each row of ``X``.
 
-    def _fit(self, X, sample_weight):
+        Accepts everything :meth:`fit` accepts and equals ``fit(X).predict(X)``.
+
+        Parameters
+        ----------
+        X : array-like, numpy.memmap, re-iterable of chunks or dask.array.Array
+            As in :meth:`fit`.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            A lazy dask array when ``X`` is one (as :meth:`predict`); for an iterable of chunks
+            the labels of all chunks, concatenated in order.
+        """
+        source = self._fit(X, sample_weight, self.coreset_size)
+        if isinstance(source, ArraySource) and self.coreset_size is None:
+            return self._gather(source, self._labels, (), np.intp)  # validated already
+        return self.predict(X.X if isinstance(X, (DaskSource, ArraySource)) else X)
+
+    def _fit(self, X, sample_weight, coreset_size=None) -> DataSource:
+        """Fit on ``X`` (on its coreset when ``coreset_size``); returns the source fitted on."""
         self._check_params()
-        X = self._validate_X(X, reset=True)
-        check_fit_range(X)
-        n, d = X.shape
-        w = check_sample_weight(sample_weight, n, normalize=True)
-        n_pos = int(np.count_nonzero(w))
-        if n_pos < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components but got "
-                f"n_components = {self.n_components}, n_samples = {n_pos}"
-                + (" (samples with positive weight)" if n_pos < n else ""))
+        k = self.n_components
+        source = self._fit_source(X, sample_weight)
         model = covariance.get(self.covariance_type)
-        inits = self._check_init_arrays(d, model)
-        source = self._source(X, w)
-        shift = source.weighted_mean()
-        dtype = X.dtype
         rng = check_random_state(self.random_state)
+        if coreset_size is not None:
+            pts, wts = self._coreset(source, coreset_size, rng)
+            logger.info("coreset fit on %d weighted rows", len(pts))
+            return self._fit(pts, wts)
+        if isinstance(source, ArraySource):
+            check_enough_rows(int(np.count_nonzero(source.w)), k, source.n_samples)
+        with self._passes(source, model, rng) as (pass_fn, init_source, info):
+            check_enough_rows(info["n_positive"], k)
+            inits = self._check_init_arrays(info["n_features"], model)
+            shift, dtype = info["shift"], info["dtype"]
 
-        def init_fn():
-            return initial_params(source, self.n_components, model, self.init_params, rng,
-                                  self.reg_covar, shift, dtype, **inits)
+            def init_fn():
+                return initial_params(init_source, k, model, self.init_params, rng,
+                                      self.reg_covar, shift, dtype, **inits)
 
-        warm = None
-        if self.warm_start and hasattr(self, "converged_"):
-            warm = (self._params(), self.lower_bound_)
-        result: EMResult = fit_em(
-            lambda p: e_pass(source, p, model, shift, dtype, reg_covar=self.reg_covar),
-            init_fn, model,
-            n_init=self.n_init, reg_covar=self.reg_covar, tol=self.tol, max_iter=self.max_iter,
-            warm=warm, verbose=self.verbose, verbose_interval=self.verbose_interval, dtype=dtype)
-        self._store_result(result, model)
-        return X
+            warm = None
+            if self.warm_start and hasattr(self, "converged_"):
+                warm = (self._params(), self.lower_bound_)
+            result: EMResult = fit_em(
+                pass_fn, init_fn, model, n_init=self.n_init, reg_covar=self.reg_covar,
+                tol=self.tol, max_iter=self.max_iter, warm=warm, verbose=self.verbose,
+                verbose_interval=self.verbose_interval, dtype=dtype)
+        self._store_result(result, model,
+                           None if isinstance(source, ArraySource) else info["n_features"])
+        return source
 
-    def _store_result(self, result: EMResult, model) -> None:
-        """Fitted attributes from an engine result, warning when it did not converge."""
-        if not result.converged and self.max_iter > 0:
+    def _store_result(self, result: EMResult, model, n_features: int | None = None, *,
+                      online_state=None) -> None:
+        """The one place a fit's outcome becomes fitted attributes.
+
+        Parameters
+        ----------
+        result : EMResult
+            What the engine (or a stepwise update) produced.
+        model : CovarianceModel
+        n_features : int or None
+            Set ``n_features_in_`` (and drop ``feature_names_in_``) for data that was not
+            validated as an in-memory array; ``None``: already set by the validation.
+        online_state : gaussmix._online.OnlineState or None
+            The running state of :meth:`partial_fit` (its private ``_online_state``); any
+            other fit clears it.
+        """
+        if online_state is None and not result.converged and self.max_iter > 0:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
@@ -283,6 +391,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = int(result.n_iter)
         self.lower_bound_ = float(result.lower_bound)
         self.lower_bounds_ = [float(v) for v in result.lower_bounds]
+        if n_features is not None:
+            self.n_features_in_ = int(n_features)
+            self.__dict__.pop("feature_names_in_", None)
+        if online_state is None:
+            self.__dict__.pop("_online_state", None)
+        else:
+            online_state.means = self.means_  # the state belongs to these parameters
+            self._online_state = online_state
 
     def _set_fitted(self, params: Params, model) -> None:
         self.weights_ = params.weights
@@ -298,25 +414,53 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                       np.asarray(self.precisions_cholesky_, dtype=np.float64))
 
     # ------------------------------------------------------------------ inference
-    def _weighted_log_prob_chunks(self, X, *, check_finite_rows=False):
-        """``(start, X chunk, weighted log-probabilities of the chunk)`` over row chunks.
+    def _inference_source(self, X, sample_weight=None) -> DataSource:
+        """A source over the rows to score: an array (or memory map) checked for NaN/inf chunk by
+        chunk as it is read (nothing of length n_samples is allocated), or a re-iterable of
+        chunks validated against ``n_features_in_``."""
+        check_is_fitted(self)
+        if isinstance(X, ArraySource):
+            X = X.X
+        elif isinstance(X, ChunkSource):
+            X = X.data
+        if data_kind(X) == "chunks":
+            return ChunkSource(X, sample_weight, self._chunk_size(self.n_features_in_, 8),
+                               n_features=self.n_features_in_)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                          reset=False)
+        w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
+        return ArraySource(X, w, self._chunk_size(X.shape[1], X.dtype.itemsize),
+                           check_rows=True)
 
-        With ``check_finite_rows`` each chunk is checked for NaN/inf (for callers that did not
-        check ``X`` whole, so that a memory-mapped ``X`` is read once).
-        """
+    def _log_prob_chunks(self, source: DataSource):
+        """``(X chunk, w chunk, weighted log-probabilities of the chunk)`` over ``source``."""
         model = covariance.get(self.covariance_type)
         params = self._params()
-        cs = self.chunk_size or auto_chunk_size(X.shape[1], len(params.weights), X.dtype.itemsize)
         shift = params.weights @ params.means
-        for s in range(0, X.shape[0], cs):
-            Xc = X[s:s + cs]
-            if check_finite_rows and not np.isfinite(Xc).all():
-                check_finite(X)  # raises, locating the first bad entry in X
+        for Xc, wc in source.chunks():
             # squared whitened residuals beyond float range overflow to inf (or inf - inf):
             # expected for far rows, which the callers handle
             with np.errstate(over="ignore", invalid="ignore"):
                 lp = weighted_log_prob(model, Xc, params, shift)
-            yield s, Xc, lp
+            yield Xc, wc, lp
+
+    def _gather(self, source: DataSource, per_chunk, tail: tuple, dtype) -> np.ndarray:
+        """``per_chunk(X chunk, log-probabilities)`` over ``source``, stacked in row order.
+
+        Written into one preallocated array when the number of rows is known; the results of
+        a re-iterable of chunks are concatenated.
+        """
+        n = source.n_samples
+        if n is None:
+            parts = [per_chunk(Xc, lp) for Xc, _, lp in self._log_prob_chunks(source)]
+            return np.concatenate(parts) if parts else np.empty((0, *tail), dtype=dtype)
+        out = np.empty((n, *tail), dtype=dtype)
+        s = 0
+        for Xc, _, lp in self._log_prob_chunks(source):
+            r = per_chunk(Xc, lp)
+            out[s:s + len(r)] = r
+            s += len(r)
+        return out
 
     def _far_log_resp(self, Xr) -> np.ndarray:
         """Log-responsibilities (m, k) of rows ``Xr`` whose log-densities all overflowed.
@@ -345,84 +489,109 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             log_norm[bad] = logsumexp_rows(np.where(np.isnan(lp[bad]), -np.inf, lp[bad]))
         return log_norm
 
+    def _chunk_log_resp(self, Xc, lp) -> np.ndarray:
+        """Log-responsibilities of one chunk from its weighted log-probabilities."""
+        with np.errstate(invalid="ignore"):  # -inf - -inf on far rows, replaced below
+            log_norm, log_resp = log_resp_rows(lp)
+        # no finite maximum: every log-density overflowed (-inf, or NaN from inf - inf in
+        # the whitening product), so the components are compared in log space
+        far = np.isneginf(log_norm)
+        if far.any():
+            log_resp[far] = self._far_log_resp(Xc[far])
+        return log_resp
+
+    def _labels(self, Xc, lp) -> np.ndarray:
+        """Most likely component of each row of one chunk."""
+        lab = lp.argmax(axis=1)
+        # a NaN or -inf winner means the densities overflowed: compare in log space
+        far = ~np.isfinite(lp[np.arange(len(lab)), lab])
+        if far.any():
+            lab[far] = self._far_log_resp(Xc[far]).argmax(axis=1)
+        return lab
+
     def _log_resp(self, X) -> np.ndarray:
-        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        for s, Xc, lp in self._weighted_log_prob_chunks(X):
-            with np.errstate(invalid="ignore"):  # -inf - -inf on far rows, replaced below
-                log_norm, log_resp = log_resp_rows(lp)
-            out[s:s + lp.shape[0]] = log_resp
-            # no finite maximum: every log-density overflowed (-inf, or NaN from inf - inf in
-            # the whitening product), so the components are compared in log space
-            far = np.isneginf(log_norm)
-            if far.any():
-                out[s:s + lp.shape[0]][far] = self._far_log_resp(Xc[far])
-        return out
+        source = self._inference_source(X)
+        return self._gather(source, self._chunk_log_resp, (self.n_components,), source.dtype)
 
     def score_samples(self, X):
-        """Log-density of each row under the mixture, shape (n_samples,).
+        """Log-density of each row under the mixture.
 
         A row so far from every component that its log-density is below float64's range
         (whitened squared distance above ~1e308) scores ``-inf``; :meth:`predict_proba` still
         gives it a finite, one-hot posterior.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), memmap, chunks or dask array
+            A memory map is read chunk by chunk; a dask array gives a lazy result.
+
+        Returns
+        -------
+        log_density : ndarray of shape (n_samples,)
+            float64; a lazy dask array for a dask ``X``; for a re-iterable of chunks, the
+            values of all chunks concatenated in order.
         """
-        if _is_dask(X):  # a lazy dask array, block by block
+        if data_kind(X) == "dask":  # a lazy dask array, block by block
             return _dask_method(self, X, "score_samples")
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        out = np.empty(X.shape[0], dtype=np.float64)
-        for s, _, lp in self._weighted_log_prob_chunks(X):
-            out[s:s + lp.shape[0]] = self._log_norm(lp)
-        return out
-
-    def _weighted_log_likelihood(self, X, sample_weight) -> tuple[float, float]:
-        """``(sum_i w_i log p(x_i), sum_i w_i)``, accumulated in float64 chunk by chunk.
-
-        Nothing of length n_samples is allocated besides the validated weights, so scoring a
-        memory-mapped ``X`` needs memory for one chunk only.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
-                          reset=False)
-        w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
-        total = 0.0
-        for s, _, lp in self._weighted_log_prob_chunks(X, check_finite_rows=True):
-            ll = self._log_norm(lp).astype(np.float64, copy=False)
-            total += float(ll.sum() if w is None else np.dot(w[s:s + len(ll)], ll))
-        return total, float(X.shape[0] if w is None else w.sum())
+        return self._gather(self._inference_source(X), lambda Xc, lp: self._log_norm(lp), (),
+                            np.float64)
 
     def score(self, X, y=None, sample_weight=None):
-        """Weighted mean log-likelihood of ``X`` (higher is better)."""
+        """Weighted mean log-likelihood of ``X`` (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), memmap, chunks or dask array
+            Read chunk by chunk: scoring a memory map allocates one chunk, not n_samples floats.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            (For a re-iterable of chunks, yield ``(X, sample_weight)`` pairs instead.)
+
+        Returns
+        -------
+        float
+        """
         total, wsum = self._total_log_likelihood(X, sample_weight)
         return total / wsum
 
     def predict(self, X):
-        """Most likely component of each row, shape (n_samples,)."""
-        if _is_dask(X):  # a lazy dask array, block by block
+        """Most likely component of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), memmap, chunks or dask array
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            A lazy dask array for a dask ``X``; for a re-iterable of chunks, the labels of all
+            chunks concatenated in order.
+        """
+        if data_kind(X) == "dask":  # a lazy dask array, block by block
             return _dask_method(self, X, "predict")
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        labels = np.empty(X.shape[0], dtype=np.intp)
-        for s, Xc, lp in self._weighted_log_prob_chunks(X):
-            lab = lp.argmax(axis=1)
-            # a NaN or -inf winner means the densities overflowed: compare in log space
-            far = ~np.isfinite(lp[np.arange(len(lab)), lab])
-            if far.any():
-                lab[far] = self._far_log_resp(Xc[far]).argmax(axis=1)
-            labels[s:s + lp.shape[0]] = lab
-        return labels
+        return self._gather(self._inference_source(X), self._labels, (), np.intp)
 
     def predict_proba(self, X):
-        """Posterior probability of each component for each row, shape (n_samples, n_components).
+        """Posterior probability of each component for each row.
 
         Rows far from every component (log-densities below float64's range) get the limit of
         the posterior, one-hot on the component with the smallest Mahalanobis distance.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), memmap, chunks or dask array
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            In the dtype of ``X``; a lazy dask array for a dask ``X``; for a re-iterable of
+            chunks, the rows of all chunks concatenated in order.
         """
-        if _is_dask(X):  # a lazy dask array, block by block
+        if data_kind(X) == "dask":  # a lazy dask array, block by block
             return _dask_method(self, X, "predict_proba")
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        out = np.exp(self._log_resp(X))
-        return out
+        source = self._inference_source(X)
+        return self._gather(source, lambda Xc, lp: np.exp(self._chunk_log_resp(Xc, lp)),
+                            (self.n_components,), source.dtype)
 
     def sample(self, n_samples=1):
         """Draw ``n_samples`` rows from the fitted mixture.
@@ -471,11 +640,26 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self.n_parameters()
 
     def _total_log_likelihood(self, X, sample_weight) -> tuple[float, float]:
-        if _is_dask(X):
+        """``(sum_i w_i log p(x_i), sum_i w_i)``, accumulated in float64 chunk by chunk.
+
+        Nothing of length n_samples is allocated besides the validated weights, so scoring a
+        memory-mapped ``X`` needs memory for one chunk only; a dask ``X`` is reduced by dask.
+        """
+        if data_kind(X) == "dask":
             ll = self.score_samples(X)
-            w = check_sample_weight(sample_weight, len(ll))
-            return float(np.dot(w, ll)), float(w.sum())
-        return self._weighted_log_likelihood(X, sample_weight)
+            if sample_weight is None:
+                return float(ll.sum().compute()), float(ll.shape[0])
+            w = (sample_weight if data_kind(sample_weight) == "dask"
+                 else check_sample_weight(sample_weight, ll.shape[0]))
+            return float((ll * w).sum().compute()), float(w.sum())
+        source = self._inference_source(X, sample_weight)
+        unweighted = sample_weight is None and not isinstance(source, ChunkSource)
+        total = wsum = 0.0
+        for _, wc, lp in self._log_prob_chunks(source):
+            ll = self._log_norm(lp).astype(np.float64, copy=False)
+            total += float(ll.sum() if unweighted else np.dot(wc, ll))
+            wsum += len(ll) if unweighted else float(np.sum(wc, dtype=np.float64))
+        return total, float(wsum)
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion ``-2 log L + p log n`` (lower is better).
@@ -582,6 +766,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         >>> gm.predict([[0.5], [3.0]]).tolist()
         [0, 1]
         """
+        model = covariance.get(covariance_type)
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 1 or w.size < 1:
             raise ValueError(f"'weights' must be a non-empty 1-D array, got shape {w.shape}.")
@@ -590,7 +775,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(f"'n_components' disagrees with the {k} weights given.")
         est = cls(n_components=k, covariance_type=covariance_type, **params)
         est._check_params()
-        model = covariance.get(covariance_type)
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError("'weights' must be finite and non-negative.")
         if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
@@ -654,7 +838,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError("'features' names columns, but the model has no "
                                  "feature_names_in_ (fit it on a DataFrame, or give indices).")
             where = {str(n): i for i, n in enumerate(names)}
-            unknown = [str(v) for v in arr if v not in where]
+            unknown = [v for v in arr if v not in where]
             if unknown:
                 raise ValueError(f"unknown feature names {unknown}; the model's features are "
                                  f"{[str(n) for n in names]}.")
@@ -736,18 +920,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             lower_bounds=getattr(gm, "lower_bounds_", ()), **params)
 
     def to_sklearn(self):
-        """A fitted :class:`sklearn.mixture.GaussianMixture` with this model's parameters.
-
-        Only for scikit-learn's own covariance types; a model registered in
-        :mod:`gaussmix.covariance` under another name raises a ``ValueError``.
-        """
+        """A fitted :class:`sklearn.mixture.GaussianMixture` with this model's parameters."""
         from sklearn.mixture import GaussianMixture as SkGaussianMixture
-
-        from ._onnx import SKLEARN_COVARIANCE_TYPES
         check_is_fitted(self)
-        if self.covariance_type not in SKLEARN_COVARIANCE_TYPES:
-            raise ValueError(f"covariance_type={self.covariance_type!r} has no scikit-learn "
-                             f"counterpart; scikit-learn knows {list(SKLEARN_COVARIANCE_TYPES)}.")
         params = self.get_params()
         params.pop("chunk_size")
         params.pop("coreset_size")
@@ -793,12 +968,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Not exact: each call moves running sufficient statistics towards the batch's with step
         size ``(t + 2) ** -0.6`` (Cappé & Moulines 2009), which on stationary batches converges
         to the batch EM solution; see :mod:`gaussmix._online`. The first call on an unfitted
-        model initialises it from the batch; a model fitted by :meth:`fit` is continued.
+        model initialises it from the batch; a model fitted by :meth:`fit` is continued. The
+        running statistics live in the private attribute ``_online_state``
+        (:class:`gaussmix._online.OnlineState`), set only here and cleared by every other fit.
 
         Parameters
         ----------
-        X : array-like of shape (n_batch, n_features)
-            A non-empty batch.
+        X : array-like of shape (n_batch, n_features), memmap, chunks or dask array
+            A non-empty batch; every kind :meth:`fit` accepts (out of core and on Dask the
+            batch's statistics are one pass over it, and a first batch is initialised on its
+            coreset).
         y : Ignored
         sample_weight : array-like of shape (n_batch,), default=None
             Non-negative weights, not all zero.
@@ -807,15 +986,43 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         self : GaussianMixture
         """
-        from ._online import partial_fit
-        partial_fit(self, X, sample_weight)
+        from . import _online
+
+        self._check_params()
+        _online.check_batch(X, sample_weight)
+        fitted = hasattr(self, "means_")
+        source = self._fit_source(X, sample_weight, fitted=fitted)
+        k = self.n_components
+        model = covariance.get(self.covariance_type)
+        rng = check_random_state(self.random_state)
+        with self._passes(source, model, rng) as (pass_fn, init_source, info):
+            if fitted:
+                params = self._params()
+                prev = self.__dict__.get("_online_state")
+                state = _online.resume(params, prev, self.means_, model, self.reg_covar)
+                lower_bounds = list(self.lower_bounds_) if state is prev else []
+            else:
+                if info["n_positive"] < k:
+                    raise ValueError(
+                        f"The first batch given to partial_fit must have at least n_components "
+                        f"= {k} rows with positive weight to initialise the mixture; it has "
+                        f"{info['n_positive']}.")
+                inits = self._check_init_arrays(info["n_features"], model)
+                params = initial_params(init_source, k, model, self.init_params, rng,
+                                        self.reg_covar, info["shift"], info["dtype"], **inits)
+                state, lower_bounds = None, []
+            batch = pass_fn(params)
+        new, state = _online.step(batch, params, state, model, self.reg_covar, info["dtype"])
+        lower_bound = float(batch.mean_log_likelihood)
+        result = EMResult(new, lower_bound, lower_bounds + [lower_bound], state.t, False)
+        n_features = None if fitted or isinstance(source, ArraySource) else info["n_features"]
+        self._store_result(result, model, n_features, online_state=state)
         return self
-
-
-def _is_dask(X) -> bool:
-    return type(X).__module__.split(".")[0] == "dask"
 
 
 def _dask_method(est, X, method):
     from .dask import _lazy
-    return _lazy(est, X, method)
+    return _lazy(est, X.X if isinstance(X, DaskSource) else X, method)
+
+
+_io.register_estimator(GaussianMixture)  # model files load into this class

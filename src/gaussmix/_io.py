@@ -65,6 +65,21 @@ MAX_MEMBER_BYTES = 2**30
 _CHUNK = 2**20
 _MAX_NPY_HEADER = 4096
 _ESTIMATORS = ("GaussianMixture",)
+#: The class :func:`load` builds, registered by :mod:`gaussmix._estimator` when it is imported
+#: (:func:`register_estimator`), so that this module never imports the estimator back.
+_ESTIMATOR_CLASS: list = []
+
+
+def register_estimator(cls):
+    """Make ``cls`` the class model files are loaded into; returns ``cls``."""
+    _ESTIMATOR_CLASS[:] = [cls]
+    return cls
+
+
+def _estimator_class():
+    if not _ESTIMATOR_CLASS:  # only while gaussmix itself is being imported
+        raise RuntimeError("gaussmix.GaussianMixture is not registered yet; import gaussmix first.")
+    return _ESTIMATOR_CLASS[0]
 
 _READ_ERRORS: tuple = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
                        RuntimeError, NotImplementedError, zlib.error)
@@ -276,8 +291,7 @@ class _Object:
 
 
 def _param_names():
-    from ._estimator import GaussianMixture
-    return tuple(k for k in GaussianMixture().get_params() if k not in _INIT)
+    return tuple(k for k in _estimator_class()().get_params() if k not in _INIT)
 
 
 def _array_keys():
@@ -533,7 +547,7 @@ def load(path):
     ModelFileError
         If the file is not a valid, untampered gaussmix model file.
     """
-    from ._estimator import GaussianMixture
+    GaussianMixture = _estimator_class()
     try:
         zf = zipfile.ZipFile(path, "r")
     except FileNotFoundError:

@@ -23,17 +23,21 @@ The first call, on an unfitted estimator, initialises the parameters from the fi
 (``init_params``, which needs at least ``n_components`` rows of positive weight) and takes one
 full step (``eta = 1``). A call on a model fitted by ``fit`` (or loaded) continues from its
 parameters, whose expected statistics play the role of the first step's ``S_1``.
+
+This module computes; the estimator owns the state. :func:`step` takes the current parameters
+and running :class:`OnlineState` and returns the new ones; ``GaussianMixture.partial_fit``
+keeps the state in its private ``_online_state`` attribute, which only the estimator sets.
 """
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.utils import check_random_state
 
-from . import covariance
-from ._engine import (ArraySource, DegenerateComponentWarning, Params, auto_chunk_size,
-                      e_pass, find_degenerate, initial_params, m_step, reseed)
+from ._engine import m_step
+from ._params import Params
+from ._repair import DegenerateComponentWarning, find_degenerate, reseed
 from ._stats import SufficientStats
 
 #: Step size ``eta_t = (t + STEP_OFFSET) ** -STEP_EXPONENT`` for the ``t``-th update (t >= 1).
@@ -64,7 +68,28 @@ def stats_from_params(params: Params, model, reg_covar: float) -> SufficientStat
                            np.empty((0, d)), np.empty(0))
 
 
-def _check_batch(est, X, sample_weight):
+@dataclass
+class OnlineState:
+    """The running state of stepwise EM between two batches.
+
+    Attributes
+    ----------
+    stats : SufficientStats
+        The running normalised statistics ``S_t`` (total mass 1).
+    t : int
+        Updates so far.
+    means : ndarray
+        The ``means_`` array the update produced: a model whose ``means_`` is another object
+        (refitted, loaded, built from parameters) restarts from its parameters.
+    """
+
+    stats: SufficientStats
+    t: int
+    means: np.ndarray
+
+
+def check_batch(X, sample_weight) -> None:
+    """Refuse an empty batch, or one whose weights are all zero, before anything is read."""
     n = getattr(X, "shape", (None,))[0] if hasattr(X, "shape") else (
         len(X) if hasattr(X, "__len__") else None)
     if n == 0:
@@ -80,53 +105,41 @@ def _check_batch(est, X, sample_weight):
                          "information.")
 
 
-def partial_fit(est, X, sample_weight=None) -> None:
-    """One stepwise-EM update of ``est`` with the batch ``X``; see the module docstring."""
-    from ._validation import check_sample_weight
+def step(batch: SufficientStats, params: Params, state: OnlineState | None, model,
+         reg_covar: float, dtype) -> tuple[Params, OnlineState]:
+    """One stepwise-EM update; see the module docstring.
 
-    est._check_params()
-    _check_batch(est, X, sample_weight)
-    fitted = hasattr(est, "means_")
-    X = est._validate_X(X, reset=not fitted)
-    n, d = X.shape
-    w = check_sample_weight(sample_weight, n, normalize=True)
-    k = est.n_components
-    model = covariance.get(est.covariance_type)
-    dtype = X.dtype
-    source = ArraySource(X, w, est.chunk_size or auto_chunk_size(d, k, dtype.itemsize))
-    shift = source.weighted_mean()
-    state = est.__dict__.get("_online")
-    if not fitted:
-        n_pos = int(np.count_nonzero(w))
-        if n_pos < k:
-            raise ValueError(
-                f"The first batch given to partial_fit must have at least n_components = {k} "
-                f"rows with positive weight to initialise the mixture; it has {n_pos}.")
-        rng = check_random_state(est.random_state)
-        inits = est._check_init_arrays(d, model)
-        params = initial_params(source, k, model, est.init_params, rng, est.reg_covar, shift,
-                                dtype, **inits)
-        stats = None
-        t = 0
-        lower_bounds: list[float] = []
-    else:
-        params = est._params()
-        if state is not None and state["means"] is est.means_:
-            stats, t, lower_bounds = state["stats"], state["t"], list(est.lower_bounds_)
-        else:  # fitted by fit(), loaded, or parameters set by hand: start from the parameters
-            stats, t, lower_bounds = stats_from_params(params, model, est.reg_covar), 1, []
-    batch = e_pass(source, params, model, shift, dtype, reg_covar=est.reg_covar)
+    Parameters
+    ----------
+    batch : SufficientStats
+        The batch's statistics under ``params`` (one E-pass over the batch).
+    params : Params
+        The parameters ``batch`` was computed under.
+    state : OnlineState or None
+        The running state; ``None`` for the first update, which takes the batch's statistics
+        whole (``eta = 1``).
+    model : CovarianceModel
+    reg_covar : float
+    dtype : numpy.dtype
+        The data's, for the degeneracy test (:func:`gaussmix._repair.find_degenerate`).
+
+    Returns
+    -------
+    params : Params
+        The M-step of the new running statistics (degenerate components re-seeded).
+    state : OnlineState
+    """
     batch_n = scaled(batch, 1.0 / batch.weight)
-    if stats is None:
-        stats = batch_n
+    if state is None:
+        stats, t = batch_n, 0
     else:
-        eta = step_size(t)
-        stats = scaled(stats, 1.0 - eta).merge(scaled(batch_n, eta))
+        eta = step_size(state.t)
+        stats, t = scaled(state.stats, 1.0 - eta).merge(scaled(batch_n, eta)), state.t
     t += 1
-    new, bad = m_step(stats, model, est.reg_covar)
+    new, bad = m_step(stats, model, reg_covar)
     degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
     if degenerate or bad:
-        seeded = reseed(new, batch, model, est.reg_covar, degenerate)
+        seeded = reseed(new, batch, model, reg_covar, degenerate)
         if seeded is None:
             raise ValueError(
                 "partial_fit produced components with ill-defined covariance "
@@ -135,10 +148,14 @@ def partial_fit(est, X, sample_weight=None) -> None:
                       + f" at step {t}: re-seeded from the worst-explained rows of the batch.",
                       DegenerateComponentWarning, stacklevel=3)
         new = seeded
-    est._set_fitted(new, model)
-    est.converged_ = False
-    est.n_iter_ = t
-    est.lower_bound_ = float(batch.mean_log_likelihood)
-    lower_bounds.append(est.lower_bound_)
-    est.lower_bounds_ = lower_bounds
-    est._online = {"stats": stats, "t": t, "means": est.means_}
+    return new, OnlineState(stats, t, new.means)
+
+
+def resume(params: Params, state: OnlineState | None, means, model,
+           reg_covar: float) -> OnlineState:
+    """The running state to continue from: ``state`` when it belongs to ``means`` (the model's
+    ``means_``), else the statistics of ``params`` at step 1 (a model fitted by ``fit``,
+    loaded, or built from parameters)."""
+    if state is not None and state.means is means:
+        return state
+    return OnlineState(stats_from_params(params, model, reg_covar), 1, means)

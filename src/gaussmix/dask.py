@@ -46,9 +46,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import covariance
-from ._engine import ArraySource, auto_chunk_size, e_pass
-from ._passfit import INIT_CORESET_SIZE, fit_with_pass
+from ._data import ArraySource, DaskSource
+from ._engine import e_pass
+from ._passfit import INIT_CORESET_SIZE
 
 __all__ = ["fit", "coreset", "from_npy", "predict", "predict_proba", "score_samples",
            "get_client", "LOCAL_SCHEDULERS"]
@@ -307,11 +307,11 @@ def _merge_scans(a, b, size, k, seed):
             "coreset": cs}
 
 
-def _block_stats(X, w, params, model_name, shift, dtype, chunk_size):
-    model = covariance.get(model_name)
+def _block_stats(X, w, params, model, shift, dtype, chunk_size, reg_covar):
     X = np.asarray(X, dtype=dtype)
     w = np.ones(len(X)) if w is None else np.asarray(w, dtype=np.float64)
-    return e_pass(ArraySource(X, w, chunk_size), params, model, shift, np.dtype(dtype))
+    return e_pass(ArraySource(X, w, chunk_size), params, model, shift, np.dtype(dtype),
+                  reg_covar=reg_covar)
 
 
 def _merge_stats(a, b, level, i):
@@ -357,6 +357,7 @@ def _tree_with(parts, fn, size, k, seeds):
 def fit(estimator, X, sample_weight=None, *, scheduler=None):
     """Fit ``estimator`` (a :class:`gaussmix.GaussianMixture`) by exact EM on a dask array.
 
+    The same as ``estimator.fit(X, sample_weight=sample_weight)``, on the scheduler given here.
     With ``estimator.coreset_size`` set, the fit is instead on a distributed coreset of that
     many rows (:func:`coreset`, on the same scheduler), as ``GaussianMixture.fit`` does.
 
@@ -379,21 +380,25 @@ def fit(estimator, X, sample_weight=None, *, scheduler=None):
     estimator : GaussianMixture
         Fitted; its parameters are NumPy arrays.
     """
+    _check_scheduler(scheduler)
+    return estimator.fit(DaskSource(_rows(X), sample_weight, scheduler=scheduler))
+
+
+@contextmanager
+def passes(source: DaskSource, model, k: int, rng, chunk_size, reg_covar: float):
+    """The first pass over a dask source and the E-pass of every later EM iteration.
+
+    A context manager (the scheduler it opens lives as long as the fit) yielding
+    ``(pass_fn, info)``: ``pass_fn(params) -> SufficientStats`` maps
+    :func:`gaussmix._engine.e_pass` over the row blocks and merges their statistics in a fixed
+    tree; ``info`` is the first pass's summary (see :mod:`gaussmix._passfit`).
+    ``chunk_size`` (rows per E-step chunk inside a block) may be a function of ``info``.
+    """
     from dask import delayed
 
-    estimator._check_params()
-    X = _rows(X)
-    w = _weights(sample_weight, X)
-    k = estimator.n_components
-    rng = check_random_state(estimator.random_state)
-    if getattr(estimator, "coreset_size", None) is not None:
-        pts, wts = coreset(X, estimator.coreset_size, n_clusters=k, sample_weight=w,
-                           random_state=rng, scheduler=scheduler)
-        logger.info("coreset fit on %d weighted rows", len(pts))
-        estimator._fit(pts, wts)
-        return estimator
-    model = covariance.get(estimator.covariance_type)
-    with _runner(scheduler) as runner:
+    X = _rows(source.X)
+    w = _weights(source.sample_weight, X)
+    with _runner(source.scheduler) as runner:
         X, w = runner.persist(X), runner.persist(w)
         xb, wb, starts = _blocks(X, w)
         logger.info("dask fit: %d rows in %d blocks on %s", X.shape[0], len(xb), runner)
@@ -405,16 +410,15 @@ def fit(estimator, X, sample_weight=None, *, scheduler=None):
         info = {"n_samples": scan["n"], "n_features": X.shape[1], "dtype": dtype,
                 "weight": scan["weight"], "shift": scan["tot"] / scan["weight"],
                 "n_positive": scan["n_pos"], "coreset": scan["coreset"]}
-        cs = estimator.chunk_size or auto_chunk_size(X.shape[1], k, dtype.itemsize)
+        cs = chunk_size(info) if callable(chunk_size) else chunk_size
 
         def pass_fn(params):
-            parts = [delayed(_block_stats, pure=True)(x, wi, params, model.name, info["shift"],
-                                                       dtype.str, cs)
+            parts = [delayed(_block_stats, pure=True)(x, wi, params, model, info["shift"],
+                                                       dtype.str, cs, reg_covar)
                      for x, wi in zip(xb, wb)]
             return runner.compute(_tree(parts, _merge_stats))
 
-        fit_with_pass(estimator, pass_fn, info, rng)
-    return estimator
+        yield pass_fn, info
 
 
 def coreset(X, size, *, n_clusters, sample_weight=None, random_state=None, scheduler=None):

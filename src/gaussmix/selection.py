@@ -41,8 +41,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _criteria, covariance
-from ._engine import (ArraySource, DegenerateComponentWarning, _repair_initial_covariances,
-                      m_step, stats_from_labels)
+from ._data import ArraySource
+from ._engine import m_step
+from ._init import _repair_initial_covariances, stats_from_labels
+from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._kmeans import kmeans
 from ._validation import check_finite, check_sample_weight
