@@ -920,9 +920,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             lower_bounds=getattr(gm, "lower_bounds_", ()), **params)
 
     def to_sklearn(self):
-        """A fitted :class:`sklearn.mixture.GaussianMixture` with this model's parameters."""
+        """A fitted :class:`sklearn.mixture.GaussianMixture` with this model's parameters.
+
+        Only for scikit-learn's own covariance types; a model registered in
+        :mod:`gaussmix.covariance` under another name raises a ``ValueError``.
+        """
         from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+        from ._onnx import SKLEARN_COVARIANCE_TYPES
         check_is_fitted(self)
+        if self.covariance_type not in SKLEARN_COVARIANCE_TYPES:
+            raise ValueError(f"covariance_type={self.covariance_type!r} has no scikit-learn "
+                             f"counterpart; scikit-learn knows {list(SKLEARN_COVARIANCE_TYPES)}.")
         params = self.get_params()
         params.pop("chunk_size")
         params.pop("coreset_size")
