@@ -5,7 +5,8 @@ Run from the repository root::
     PYTHONPATH=src python -m benchmarks.compare            # all configurations, ~10 min idle
 
 Options: ``--configs A,C`` to select configurations, ``--repeats``, ``--iters``, ``--fit-seeds``,
-``--no-rss``, ``--out``. Writes ``benchmarks/results/compare.md`` and ``compare.png``.
+``--no-rss``, ``--out``; ``--quick`` runs every configuration briefly (a tenth of the rows, one
+repeat, one fit seed, no peak memory: a few minutes) to compare two versions of the code. Writes ``benchmarks/results/compare.md`` and ``compare.png``.
 
 Method
 ------
@@ -231,6 +232,7 @@ def executed_flops(n, d, k, cov) -> float | None:
 
 def run_config(name, cov, args, peak) -> dict:
     n, d, k, _ = CONFIGS[name]
+    n = max(1000, int(n * args.scale))
     label = name if len(CONFIGS[name][3]) == 1 else f"{name} {cov}"
     log(f"[{label}] n={n} d={d} k={k} {cov}: data")
     X = blobs(n, d, k)
@@ -452,9 +454,14 @@ def main(argv=None) -> int:
     ap.add_argument("--fit-configs", default="A,B,C,D")
     ap.add_argument("--no-rss", dest="rss", action="store_false")
     ap.add_argument("--out", default="benchmarks/results/compare.md")
+    ap.add_argument("--quick", action="store_true",
+                    help="a tenth of the rows, one repeat and fit seed, no peak memory")
     ap.add_argument("--rss-child", nargs=3, metavar=("LIB", "CONFIG", "COV"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    args.scale = 1.0
+    if args.quick:
+        args.scale, args.repeats, args.fit_seeds, args.rss = 0.1, 1, 1, False
     if args.rss_child:
         rss_child(*args.rss_child)
         return 0
