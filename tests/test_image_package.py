@@ -171,25 +171,57 @@ def test_overlay_parameters_through_the_table():
 
 
 # ------------------------------------------------------------------------- covariance names
-def test_cli_covariance_choices_come_from_the_registry(monkeypatch):
-    from gaussmix.cli import build_parser
+@pytest.fixture
+def mydiag():
+    """A registered covariance model that is a diagonal one under a new name."""
     from gaussmix.covariance._diag import DiagCovariance
 
     class MyDiag(DiagCovariance):
         name = "mydiag"
 
-    monkeypatch.setitem(covariance._REGISTRY, "mydiag", MyDiag())
+    model = covariance.register(MyDiag())
+    yield model
+    covariance.unregister("mydiag")
+
+
+def test_registered_covariance_model_segments_like_its_parent(rng, mydiag):
+    img = noisy(bands(), 0.04, rng)
+    kw = dict(fit_size=None, random_state=0)
+    mine = segment(img, 3, covariance_type="mydiag", **kw)
+    diag = segment(img, 3, covariance_type="diag", **kw)
+    assert mine.model.covariance_type == "mydiag"
+    np.testing.assert_array_equal(mine.labels, diag.labels)
+    np.testing.assert_allclose(mine.model.covariances_, diag.model.covariances_)
+    # K chosen through select, and with position features, with the registered model
+    for features in (("color",), ("color", "position")):
+        seg = segment(img, [2, 3], covariance_type="mydiag", features=features, **kw)
+        d = 3 + 2 * (len(features) == 2)
+        for r in seg.criteria:
+            k = r["n_components"]
+            assert r["covariance_type"] == "mydiag"
+            assert r["n_parameters"] == (k - 1) + k * d + k * d  # diagonal: k * d variances
+
+
+def test_cli_covariance_choices_come_from_the_registry(tmp_path, capsys, rng, mydiag):
+    from PIL import Image
+
+    from gaussmix.cli import build_parser, main
     parser = build_parser()
-    args = parser.parse_args(["segment", "in.png", "-k", "2", "-o", "o.png",
-                              "--covariance", "mydiag"])
-    assert args.covariance_type == "mydiag"
     for name in covariance.names():
         assert parser.parse_args(["segment", "i.png", "-k", "2", "-o", "o.png",
                                   "--covariance", name]).covariance_type == name
-    # segment() accepts the registered name in its own parameter check
+    assert "mydiag" in covariance.names()
+    Image.fromarray(np.rint(noisy(bands(), 0.04, rng) * 255).astype(np.uint8)).save(
+        tmp_path / "i.png")
+    code = main(["segment", str(tmp_path / "i.png"), "-k", "3", "-o", str(tmp_path / "o.png"),
+                 "--covariance", "mydiag", "--json", "--seed", "0"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["n_components"] == 3
+    # an unknown name: segment()'s own check lists the registered names, the new one included
     with pytest.raises(ValueError, match="covariance_type") as info:
         segment(np.zeros((4, 4)), 2, covariance_type="nosuch")
-    assert "'mydiag'" in str(info.value)
+    assert "'mydiag'" in str(info.value) and "Got 'nosuch' instead" in str(info.value)
 
 
 # ------------------------------------------------------------------------- EXIF orientation

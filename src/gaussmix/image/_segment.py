@@ -68,25 +68,25 @@ class ComponentCounts:
         return "a non-empty sequence of ints >= 1"
 
 
-def _parameter_table() -> dict:
-    """Constraints of :func:`segment`'s parameters (covariance names from the registry)."""
-    none = Kinds(None, label="None")
-    return {
-        "n_components": [Interval(int, 1), Options(*_CRITERIA), ComponentCounts()],
-        "features": [FeatureNames()],
-        "colorspace": [Options(*COLORSPACES)],
-        "covariance_type": [Options(*covariance.names())],
-        "method": [Options(*_METHODS)],
-        "fit_size": [none, Interval(int, 1)],
-        "reg_covar": [Options("auto"), Interval(float, 0)],
-        "n_init": [Interval(int, 1)],
-        "max_iter": [Interval(int, 0)],
-        "tol": [Interval(float, 0)],
-        "random_state": [Kinds(None, numbers.Integral, np.random.RandomState,
-                               label="None, an int or a numpy.random.RandomState")],
-        "chunk_size": [none, Interval(int, 1)],
-        "verbose": [Interval(int, 0), Kinds(bool, np.bool_, label="a bool")],
-    }
+_NONE = Kinds(None, label="None")
+#: Constraints of :func:`segment`'s parameters (registered covariance names are looked up when
+#: a value is checked, so models registered later are accepted).
+_PARAMETERS = {
+    "n_components": [Interval(int, 1), Options(*_CRITERIA), ComponentCounts()],
+    "features": [FeatureNames()],
+    "colorspace": [Options(*COLORSPACES)],
+    "covariance_type": [covariance.Registered()],
+    "method": [Options(*_METHODS)],
+    "fit_size": [_NONE, Interval(int, 1)],
+    "reg_covar": [Options("auto"), Interval(float, 0)],
+    "n_init": [Interval(int, 1)],
+    "max_iter": [Interval(int, 0)],
+    "tol": [Interval(float, 0)],
+    "random_state": [Kinds(None, numbers.Integral, np.random.RandomState,
+                           label="None, an int or a numpy.random.RandomState")],
+    "chunk_size": [_NONE, Interval(int, 1)],
+    "verbose": [Interval(int, 0), Kinds(bool, np.bool_, label="a bool")],
+}
 
 
 def _candidates(n_components):
@@ -99,20 +99,11 @@ def _candidates(n_components):
 
 
 def _criteria_row(gm, X, w) -> dict:
-    """BIC, AIC and ICL of a fitted mixture on weighted points (lower is better)."""
-    ll = float(np.dot(w, gm.score_samples(X)))
-    bic, aic = gm.bic(X, sample_weight=w), gm.aic(X, sample_weight=w)
-    # TODO(from_params): read the estimator's public parameter count once it has one; until
-    # then it is recovered exactly from AIC = -2 log L + 2 p.
-    p = int(round((aic + 2 * ll) / 2))
-    resp = gm.predict_proba(X).astype(np.float64)
-    # classification entropy of the soft assignment, E = -sum_i w_i sum_k t_ik log t_ik >= 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_log_t = np.where(resp > 0, resp * np.log(resp), 0.0)
-    entropy = float(-np.dot(w, t_log_t.sum(axis=1)))
+    """A criteria row of a fitted mixture on weighted points, as :func:`gaussmix.select`'s."""
     return {"n_components": gm.n_components, "covariance_type": gm.covariance_type,
-            "log_likelihood": ll, "n_parameters": p, "bic": float(bic), "aic": float(aic),
-            "icl": float(bic + 2 * entropy)}
+            "log_likelihood": float(np.dot(w, gm.score_samples(X))),
+            "n_parameters": gm.n_parameters(), "bic": gm.bic(X, sample_weight=w),
+            "aic": gm.aic(X, sample_weight=w), "icl": gm.icl(X, sample_weight=w)}
 
 
 def _fit_one(X, w, k, reg_covar, n_colour, gm_params):
@@ -260,7 +251,7 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
                   method=method, fit_size=fit_size, reg_covar=reg_covar, n_init=n_init,
                   max_iter=max_iter, tol=tol, random_state=random_state,
                   chunk_size=chunk_size, verbose=verbose)
-    check_params("segment", params, _parameter_table())
+    check_params("segment", params, _PARAMETERS)
     feats = _normalise_features(features)
     ks, criterion = _candidates(params["n_components"])
     colorspace = params["colorspace"]
