@@ -10,6 +10,7 @@ Usage::
     gaussmix select DATA [-k A:B] [--covariance full,diag] [--criterion bic] [-o MODEL] [--json]
     gaussmix anomalies DATA [-k K|bic | --model MODEL] [--contamination C] [-o OUT] [--json]
     gaussmix segment IMAGE -k K -o OUT [--overlay] [--features color,position] [--json]
+    gaussmix video-bg VIDEO -o MASK [--tracks CSV] [--shadows] [--history N]
     gaussmix plot MODEL [DATA] -o FIG [--kind KIND] [--dims I,J]
     gaussmix demo [--json]
 
@@ -57,7 +58,7 @@ from ._data import CLIError
 
 #: Subcommand modules, in the order ``gaussmix --help`` lists them.
 _COMMAND_MODULES = ("_fit", "_predict", "_score", "_sample", "_info", "_select", "_anomalies",
-                    "_segment", "_plot", "_demo")
+                    "_segment", "_video", "_plot", "_demo")
 
 COMMANDS = [import_module(f"{__name__}.{_m}") for _m in _COMMAND_MODULES]
 """The subcommand modules (each with ``NAME``, ``HELP``, ``add_parser`` and ``run``)."""
