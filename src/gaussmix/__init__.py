@@ -15,9 +15,11 @@ from . import coreset, covariance
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._io import ModelFileError, load
+from ._map import map_adapt
 from .anomaly import GaussianMixtureOutlierDetector
 from .conditional import ConditionalMixture, GaussianMixtureRegressor, condition, conditional_sample
 from .selection import GaussianMixtureSelector, SelectionResult, select
+from .verification import GMMUBMVerifier
 
 try:  # one source of truth: the version in pyproject.toml, as installed
     __version__: str = _version("gaussmix")
@@ -36,6 +38,9 @@ __all__ = [
     "select",
     "condition",
     "conditional_sample",
+    "map_adapt",
+    "GMMUBMVerifier",
+    "verification",
     "load",
     "coreset",
     "covariance",
