@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from .. import covariance
+from .. import _criteria, covariance
 from .._engine import progress
 from .._estimator import GaussianMixture
 from .._typing import INIT_PARAMS
@@ -115,7 +115,7 @@ def _summary(gm, X, w, args, elapsed) -> dict:
     n = int(X.shape[0])
     n_eff = float(np.sum(w)) if w is not None else float(n)  # BIC's n, as in ``gm.bic``
     mean_ll = float(gm.lower_bound_)
-    p = gm._n_parameters()
+    p = gm.n_parameters()
     return {
         "model": args.output,
         "n_samples": n,
@@ -127,8 +127,8 @@ def _summary(gm, X, w, args, elapsed) -> dict:
         "n_iter": int(gm.n_iter_),
         "lower_bound": mean_ll,
         "log_likelihood": mean_ll,
-        "bic": float(-2 * mean_ll * n_eff + p * np.log(n_eff)),
-        "aic": float(-2 * mean_ll * n_eff + 2 * p),
+        "bic": _criteria.bic(mean_ll * n_eff, n_eff, p),
+        "aic": _criteria.aic(mean_ll * n_eff, p),
         "seconds": round(elapsed, 4),
     }
 
