@@ -766,7 +766,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         >>> gm.predict([[0.5], [3.0]]).tolist()
         [0, 1]
         """
-        model = covariance.get(covariance_type)
         w = np.asarray(weights, dtype=np.float64)
         if w.ndim != 1 or w.size < 1:
             raise ValueError(f"'weights' must be a non-empty 1-D array, got shape {w.shape}.")
@@ -775,6 +774,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(f"'n_components' disagrees with the {k} weights given.")
         est = cls(n_components=k, covariance_type=covariance_type, **params)
         est._check_params()
+        model = covariance.get(covariance_type)
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError("'weights' must be finite and non-negative.")
         if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
@@ -838,7 +838,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError("'features' names columns, but the model has no "
                                  "feature_names_in_ (fit it on a DataFrame, or give indices).")
             where = {str(n): i for i, n in enumerate(names)}
-            unknown = [v for v in arr if v not in where]
+            unknown = [str(v) for v in arr if v not in where]
             if unknown:
                 raise ValueError(f"unknown feature names {unknown}; the model's features are "
                                  f"{[str(n) for n in names]}.")
