@@ -35,10 +35,10 @@ class BackgroundSubtractor:
         Squared Mahalanobis distance below which a pixel is explained by a background
         component (16 is 4 standard deviations). Decides the mask, not the update.
     background_ratio : float, default=0.9
-        Total weight of the heaviest components that form the background: a colour must be
-        seen for about ``-log(1 - background_ratio) * history`` frames... more precisely, a new
-        component enters the background once the components heavier than it weigh less than
-        this.
+        Total weight of the heaviest components that form the background. A component joins
+        the background once the components heavier than it weigh less than this: an object
+        that stops is absorbed after about ``-ln(background_ratio) * history`` frames (53 at
+        the defaults).
     var_threshold_gen : float, default=9.0
         Squared Mahalanobis distance below which a sample updates an existing component; a
         sample farther from every component starts a new one.
