@@ -188,8 +188,19 @@ try:  # pragma: no cover - exercised when numba is installed
 except ImportError:  # pragma: no cover
     _numba = None
 
+
+
+def _jit(fn):  # pragma: no cover - exercised when numba is installed
+    # cache the compiled kernel on disk; where numba finds no writable cache location,
+    # compile per process instead
+    try:
+        return _numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:
+        return _numba.njit(nogil=True)(fn)
+
+
 if _numba is not None:
-    @_numba.njit(cache=True, nogil=True)
+    @_jit
     def _update_pixels(weight, var, mean, nmodes, x, alpha, prune, Tb, TB, Tg, var_init,
                        var_min, var_max, detect_shadows, tau, out):  # pragma: no cover
         P, M, C = mean.shape
@@ -270,7 +281,7 @@ if _numba is not None:
             else:
                 out[p] = 255
 
-    @_numba.njit(cache=True, nogil=True)
+    @_jit
     def _is_shadow(weight, var, mean, nm, x, p, Tb, TB, tau):  # pragma: no cover
         C = x.shape[1]
         total = np.float32(0.0)
