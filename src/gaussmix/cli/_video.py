@@ -127,7 +127,6 @@ def run(args) -> int:
     bg = BackgroundSubtractor(args.n_components, history=args.history,
                               var_threshold=args.var_threshold, detect_shadows=args.shadows,
                               learning_rate=args.learning_rate)
-    bg._validate()  # parameter errors before the video is opened
     av = _av()
     tracker = MultiObjectTracker(args.max_distance) if args.tracks else None
     rows, ids = [], set()
