@@ -240,3 +240,20 @@ def test_scaling_all_weights_changes_nothing(log_scale, cov, seed):
     np.testing.assert_allclose(gm.covariances_, ref.covariances_, rtol=1e-8, atol=1e-12)
     assert gm.score(X, sample_weight=w * 10.0 ** log_scale) == pytest.approx(
         ref.score(X, sample_weight=w), rel=1e-9)
+
+
+def test_criteria_with_huge_weights_are_exact_or_named(rng):
+    X = rng.normal(size=(300, 2))
+    gm = fit(X, 2, "full")
+    w = rng.uniform(0.5, 2.0, len(X))
+    # scaled weights: the mean log-likelihood is the same, the totals scale exactly
+    assert gm.score(X, sample_weight=w * 1e300) == pytest.approx(gm.score(X, sample_weight=w),
+                                                                 rel=1e-12)
+    big = gm.aic(X, sample_weight=w * 1e300)
+    assert np.isfinite(big)
+    assert big == pytest.approx(-2 * gm.score(X, sample_weight=w) * w.sum() * 1e300, rel=1e-9)
+    # beyond float64's range: a clear error instead of inf
+    with pytest.raises(ValueError, match=r"BIC is beyond float64's range.*sums to about 3\.00e\+310"):
+        gm.bic(X, sample_weight=np.full(len(X), 1e308))
+    with pytest.raises(ValueError, match="AIC is beyond float64's range"):
+        gm.aic(X, sample_weight=np.full(len(X), 1e308))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 import warnings
 from contextlib import contextmanager
@@ -551,7 +552,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
-        total, wsum = self._total_log_likelihood(X, sample_weight)
+        total, wsum, _ = self._total_log_likelihood(X, sample_weight)
         return total / wsum
 
     def predict(self, X):
@@ -639,19 +640,27 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # scikit-learn's private name, kept for code written against it
         return self.n_parameters()
 
-    def _total_log_likelihood(self, X, sample_weight) -> tuple[float, float]:
-        """``(sum_i w_i log p(x_i), sum_i w_i)``, accumulated in float64 chunk by chunk.
+    def _total_log_likelihood(self, X, sample_weight) -> tuple[float, float, int]:
+        """``(sum_i v_i log p(x_i), sum_i v_i, e)`` with ``w = v * 2**e``, in float64 by chunks.
 
-        Nothing of length n_samples is allocated besides the validated weights, so scoring a
-        memory-mapped ``X`` needs memory for one chunk only; a dask ``X`` is reduced by dask.
+        The weights are scaled by a power of two (exact) so that neither sum overflows however
+        large they are; the totals of the given weights are ``2**e`` times the sums returned
+        (:meth:`_criterion_totals`). Nothing of length n_samples is allocated besides the
+        validated weights, so scoring a memory-mapped ``X`` needs memory for one chunk only; a
+        dask ``X`` is reduced by dask.
         """
         if data_kind(X) == "dask":
             ll = self.score_samples(X)
             if sample_weight is None:
-                return float(ll.sum().compute()), float(ll.shape[0])
+                return float(ll.sum().compute()), float(ll.shape[0]), 0
             w = (sample_weight if data_kind(sample_weight) == "dask"
                  else check_sample_weight(sample_weight, ll.shape[0]))
-            return float((ll * w).sum().compute()), float(w.sum())
+            return float((ll * w).sum().compute()), float(w.sum()), 0
+        exponent = 0
+        if sample_weight is not None and data_kind(X) != "chunks":
+            w = check_sample_weight(sample_weight, len(X))
+            exponent = int(np.frexp(w.max())[1])
+            sample_weight = np.ldexp(w, -exponent)
         source = self._inference_source(X, sample_weight)
         unweighted = sample_weight is None and not isinstance(source, ChunkSource)
         total = wsum = 0.0
@@ -659,7 +668,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ll = self._log_norm(lp).astype(np.float64, copy=False)
             total += float(ll.sum() if unweighted else np.dot(wc, ll))
             wsum += len(ll) if unweighted else float(np.sum(wc, dtype=np.float64))
-        return total, float(wsum)
+        return total, float(wsum), exponent
+
+    def _criterion_totals(self, X, sample_weight, what: str) -> tuple[float, float]:
+        """``(log L, n)`` for an information criterion, with a clear error where the weights
+        make them exceed float64's range (weights count as repeated rows there)."""
+        total, wsum, e = self._total_log_likelihood(X, sample_weight)
+        try:
+            total, wsum = math.ldexp(total, e), math.ldexp(wsum, e)
+            if math.isfinite(total) and not math.isfinite(2.0 * total):
+                raise OverflowError
+        except OverflowError:
+            tens = math.log10(wsum) + e * math.log10(2.0)
+            raise ValueError(
+                f"{what} is beyond float64's range: sample_weight sums to about "
+                f"{10 ** (tens % 1):.2f}e+{int(tens)}, and in {what} weights count as repeated "
+                "rows. Scale the weights down (a fit does not depend on their overall scale)."
+            ) from None
+        return total, wsum
 
     def bic(self, X, sample_weight=None):
         """Bayesian information criterion ``-2 log L + p log n`` (lower is better).
@@ -674,7 +700,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
-        total, wsum = self._total_log_likelihood(X, sample_weight)
+        total, wsum = self._criterion_totals(X, sample_weight, "BIC")
         return _criteria.bic(total, wsum, self.n_parameters())
 
     def aic(self, X, sample_weight=None):
@@ -689,7 +715,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
-        total, _ = self._total_log_likelihood(X, sample_weight)
+        total, _ = self._criterion_totals(X, sample_weight, "AIC")
         return _criteria.aic(total, self.n_parameters())
 
     def icl(self, X, sample_weight=None):
@@ -708,7 +734,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         -------
         float
         """
-        total, wsum = self._total_log_likelihood(X, sample_weight)
+        total, wsum = self._criterion_totals(X, sample_weight, "ICL")
         resp = np.asarray(self.predict_proba(X))
         w = None if sample_weight is None else check_sample_weight(sample_weight, len(resp))
         return _criteria.icl(total, wsum, self.n_parameters(),
