@@ -223,7 +223,7 @@ def test_sample(capsys, model):
     code, out, _ = run_cli(capsys, "sample", model, "-n", 50, "--seed", 1)
     assert code == 0
     header, X = read_csv(out)
-    assert header == ["x0", "x1", "x2"] and X.shape == (50, 3)
+    assert header == ["a", "b", "c"] and X.shape == (50, 3)  # the fitted CSV's header
     _, again = read_csv(run_cli(capsys, "sample", model, "-n", 50, "--seed", 1)[1])
     np.testing.assert_array_equal(X, again)
     gm = gaussmix.load(model).set_params(random_state=1)

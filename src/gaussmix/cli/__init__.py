@@ -3,20 +3,26 @@
 Usage::
 
     gaussmix fit DATA -k K [--covariance full] [--seed S] -o MODEL
-    gaussmix predict MODEL DATA [--proba] [-o OUT]
-    gaussmix score MODEL DATA [--json]
-    gaussmix sample MODEL -n N [--seed S] [-o OUT]
+    gaussmix predict MODEL DATA [--proba] [--with-data] [-o OUT|-] [--json]
+    gaussmix score MODEL DATA [--per-sample [--with-data] [-o OUT|-]] [--json]
+    gaussmix sample MODEL -n N [--seed S] [-o OUT|-] [--json]
     gaussmix info MODEL [--json]
     gaussmix select DATA [-k A:B] [--covariance full,diag] [--criterion bic] [-o MODEL] [--json]
-    gaussmix anomalies DATA [-k K|bic | --model MODEL] [--contamination C] [-o OUT] [--json]
+    gaussmix anomalies DATA [-k K|bic | --model MODEL] [--contamination C] [-o OUT|-] [--json]
     gaussmix segment IMAGE -k K -o OUT [--overlay] [--features color,position] [--json]
     gaussmix video-bg VIDEO -o MASK [--tracks CSV] [--shadows] [--history N]
-    gaussmix plot MODEL [DATA] -o FIG [--kind KIND] [--dims I,J]
+    gaussmix plot MODEL [DATA] -o FIG [--kind KIND] [--dims I,J] [--json]
     gaussmix demo [--json]
 
-``DATA`` is a CSV file (header optional, detected automatically) or a ``.npy`` array; ``-`` reads
-CSV from standard input. Tables go to standard output as CSV, or to ``-o FILE`` (``.npy`` when the
-name ends so).
+``DATA`` is a CSV file (header optional, detected automatically), a Parquet file (``.parquet``,
+``.pq``) or a ``.npy`` array; ``-`` reads CSV from standard input. A header's names are the
+feature names: saved in the model by ``fit`` and ``select``, listed by ``info``, the header of
+``sample``, the axis labels of ``plot``, and the column names of ``--with-data`` tables.
+Tables go to ``-o FILE`` (``.npy`` when the name ends so), or to standard output with ``-o -``
+or without ``-o``. Every command has ``--json``: a one-line JSON summary on standard output, or
+on standard error when a table goes to standard output (with ``--json`` and no ``-o``, the
+summary replaces the table). Model files, figures and images are files; ``-o -`` for them is a
+usage error.
 
 Output files
 ------------

@@ -1,13 +1,11 @@
 """``gaussmix anomalies DATA``: flag the rows of DATA with a low density under a mixture."""
 from __future__ import annotations
 
-import json
-import sys
-
 import numpy as np
 
-from ._data import CLIError, command_parser, load_data, load_model, load_weights
-from ._output import check_paths, write_table
+from ._data import (CLIError, by_position, command_parser, data_columns, load_data, load_model,
+                    load_weights, model_input)
+from ._output import check_paths, print_json, table_destination, write_table
 
 NAME = "anomalies"
 HELP = "flag low-density rows of DATA as anomalies"
@@ -17,13 +15,16 @@ examples:
   gaussmix anomalies data.csv -k bic --contamination 0.05 -o flags.csv
   gaussmix anomalies data.csv --model model.gmz --threshold -12.5 --json
   gaussmix anomalies data.npy -k 1:6 --contamination auto --only-outliers
+  gaussmix anomalies data.csv --only-outliers --with-data -o - --json > outliers.csv
 
 A row is an anomaly when its log-density is below the threshold: --threshold T, or the
 --contamination quantile of DATA's log-densities, or with --contamination auto the boundary of
 the model's 99% highest-density region. -k takes N, a range A:B, a list, or bic/aic/icl (K in
 1..10 by that criterion); --model uses a saved model instead of fitting one.
-Output: CSV with columns row, outlier (1 or 0), log_density, decision (log_density - threshold);
---json prints a summary with the outlier rows instead.
+Output: CSV with columns row, outlier (1 or 0), log_density, decision (log_density - threshold),
+with DATA's columns (under their header names) after 'row' with --with-data; to -o OUT, or to
+standard output. --json prints a summary with the outlier rows: to standard output, or to
+standard error with -o -; without -o it replaces the table.
 Exit codes: 0 success, 1 runtime failure, 2 bad input.
 """
 
@@ -47,9 +48,14 @@ def add_parser(subparsers):
     p.add_argument("--sample-weight", metavar="FILE",
                    help="per-row weights: a one-column CSV or a 1-D .npy file")
     p.add_argument("-o", "--output", metavar="OUT",
-                   help="write the per-row table to OUT (CSV, or .npy) instead of standard output")
+                   help="write the per-row table to OUT (CSV, or .npy if OUT ends in .npy); "
+                        "'-' or no -o: standard output")
     p.add_argument("--only-outliers", action="store_true", help="list only the flagged rows")
-    p.add_argument("--json", action="store_true", help="print a JSON summary instead of the table")
+    p.add_argument("--with-data", action="store_true",
+                   help="put DATA's columns, under their header names, after the row number")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON summary: to standard output, or to standard error with "
+                        "-o -; without -o, only the summary")
     return p
 
 
@@ -68,8 +74,7 @@ def _contamination(text: str):
 def run(args) -> int:
     from ..anomaly import GaussianMixtureOutlierDetector
     from ._select import parse_components, parse_covariances
-    if args.json and args.output:
-        raise CLIError("--json prints a summary to standard output; drop -o or --json.")
+    dest = table_destination(args.output, args.json)
     contamination = _contamination(args.contamination)
     cts = parse_covariances(args.covariance_types)
     if not 0 <= args.min_weight < 0.5:
@@ -84,33 +89,40 @@ def run(args) -> int:
         if isinstance(k, list) and len(k) == 1 and len(cts) == 1:
             k = k[0]
     check_paths([("DATA", args.data), ("--model", args.model),
-                 ("--sample-weight", args.sample_weight)], [("-o", args.output)])
-    X = load_data(args.data).X
+                 ("--sample-weight", args.sample_weight)], [("-o", dest)], stdout=("-o",))
+    table = load_data(args.data)
+    X = table.X
     w = load_weights(args.sample_weight, X.shape[0]) if args.sample_weight else None
     if args.model:
         gm = load_model(args.model)
         if X.shape[1] != gm.means_.shape[1]:
             raise CLIError(f"{args.data}: has {X.shape[1]} columns but the model expects "
                            f"{gm.means_.shape[1]}.")
-        det = GaussianMixtureOutlierDetector.from_mixture(gm, X, sample_weight=w, **params)
+        X = model_input(table, gm)
+        with by_position():
+            det = GaussianMixtureOutlierDetector.from_mixture(gm, X, sample_weight=w, **params)
     else:
         det = GaussianMixtureOutlierDetector(
             k, covariance_type=cts[0] if len(cts) == 1 else tuple(cts), **params)
         det.fit(X, sample_weight=w)
-    scores = det.score_samples(X)
+    with by_position():
+        scores = det.score_samples(X)
     flag = scores < det.offset_
     rows = np.flatnonzero(flag) if args.only_outliers else np.arange(len(X))
+    if dest is not None:
+        table_out = np.column_stack([rows, flag[rows].astype(int), scores[rows],
+                                     scores[rows] - det.offset_])
+        cols, fmt = ["row", "outlier", "log_density", "decision"], ["%d", "%d", "%.10g", "%.10g"]
+        if args.with_data:
+            table_out = np.column_stack([table_out[:, :1], X[rows], table_out[:, 1:]])
+            cols = cols[:1] + data_columns(table, det.mixture_) + cols[1:]
+            fmt = fmt[:1] + ["%.17g"] * X.shape[1] + fmt[1:]
+        write_table(table_out, dest, cols, fmt=fmt)
     if args.json:
         gm = det.mixture_
-        out = {"n_samples": int(len(X)), "n_outliers": int(flag.sum()),
-               "outlier_fraction": float(flag.mean()), "threshold": float(det.offset_),
-               "n_components": int(gm.n_components), "covariance_type": gm.covariance_type,
-               "dropped_components": det.dropped_components_.tolist(),
-               "outliers": np.flatnonzero(flag).tolist()}
-        sys.stdout.write(json.dumps(out) + "\n")
-        return 0
-    table = np.column_stack([rows, flag[rows].astype(int), scores[rows],
-                             scores[rows] - det.offset_])
-    write_table(table, args.output, ["row", "outlier", "log_density", "decision"],
-                fmt="%.10g")
+        print_json({"n_samples": int(len(X)), "n_outliers": int(flag.sum()),
+                    "outlier_fraction": float(flag.mean()), "threshold": float(det.offset_),
+                    "n_components": int(gm.n_components), "covariance_type": gm.covariance_type,
+                    "dropped_components": det.dropped_components_.tolist(),
+                    "outliers": np.flatnonzero(flag).tolist(), "output": dest}, dest)
     return 0

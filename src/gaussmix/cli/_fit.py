@@ -11,7 +11,8 @@ from .. import _criteria, covariance
 from .._engine import progress
 from .._estimator import GaussianMixture
 from .._typing import INIT_PARAMS
-from ._data import CLIError, command_parser, load_data, load_weights
+from ._data import (CLIError, command_parser, feature_columns, load_data, load_weights,
+                    record_names)
 from ._output import check_paths, save_model
 from ._progress import ProgressLine
 
@@ -27,6 +28,8 @@ examples:
   gaussmix fit data.npy -k 10 --scheduler tcp://host:8786 -o model.gmz
   cat data.csv | gaussmix fit - -k 3 -o model.gmz
 
+A CSV header's (or Parquet file's) column names are saved in the model as its feature names
+('gaussmix info' lists them; 'sample', 'plot' and the --with-data tables use them).
 A .npy DATA is memory-mapped and read in chunks, so it may be larger than memory. The summary's
 log-likelihood, BIC and AIC come from the fit's last E-step (on the coreset with
 --coreset-size), so the data are not read again; 'gaussmix score' evaluates the saved model.
@@ -38,7 +41,9 @@ _DEFAULTS = GaussianMixture().get_params()
 
 def add_parser(subparsers):
     p = command_parser(subparsers, NAME, HELP, _EPILOG)
-    p.add_argument("data", metavar="DATA", help="CSV file (header optional), .npy file, or - for stdin")
+    p.add_argument("data", metavar="DATA",
+                   help="CSV file (header optional), Parquet file, .npy file, or - for CSV on "
+                        "stdin; a header's names are saved as the feature names")
     p.add_argument("-k", "--n-components", type=int, default=_DEFAULTS["n_components"],
                    metavar="K", help="number of components (default: %(default)s)")
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
@@ -120,6 +125,7 @@ def _summary(gm, X, w, args, elapsed) -> dict:
         "model": args.output,
         "n_samples": n,
         "n_features": int(X.shape[1]),
+        "features": feature_columns(gm),
         "n_components": int(gm.n_components),
         "covariance_type": gm.covariance_type,
         "dtype": str(X.dtype),
@@ -154,6 +160,7 @@ def run(args) -> int:
     finally:
         bar.close()
     elapsed = time.perf_counter() - t0
+    record_names(gm, table)
     save_model(gm, args.output)
     summary = _summary(gm, X, w, args, elapsed)
     if args.json:

@@ -15,6 +15,15 @@ Two promises hold for every file a subcommand writes:
 
 Formats are decided from the destination's name before the work starts (:func:`image_format`,
 :func:`figure_target`), so a name the writer cannot handle is an error up front.
+
+Standard output
+---------------
+``-o -`` means standard output for every table a command writes (``predict``, ``sample``,
+``score --per-sample``, ``anomalies``, ``select --table``); a table goes there too when no
+``-o`` is given, unless ``--json`` is, which then asks for the summary alone. Standard output
+carries one thing: the table when it goes there, and then the summary (JSON with ``--json``,
+or text) goes to standard error; otherwise the summary. Binary outputs (model files, figures,
+images, ``.npy``) are files: ``-`` there is refused with exit code 2.
 """
 from __future__ import annotations
 
@@ -28,8 +37,12 @@ import numpy as np
 from .._atomic import atomic_write, same_file
 from ._data import CLIError
 
-__all__ = ["check_paths", "add_output_option", "write_table", "write_text", "write_npy",
-           "image_format", "write_image", "figure_target", "save_figure", "save_model"]
+__all__ = ["STDOUT", "check_paths", "add_output_option", "table_destination", "summary_stream",
+           "print_json", "write_table", "write_text", "write_npy", "image_format",
+           "write_image", "figure_target", "save_figure", "save_model"]
+
+#: The output name meaning standard output.
+STDOUT = "-"
 
 Named = Iterable[tuple[str, "str | os.PathLike | None"]]
 
@@ -42,7 +55,7 @@ def _show(label: str, path) -> str:
     return f"{label} {os.fspath(path)!r}"
 
 
-def check_paths(inputs: Named, outputs: Named) -> None:
+def check_paths(inputs: Named, outputs: Named, *, stdout: Iterable[str] = ()) -> None:
     """Refuse outputs that would overwrite an input or each other, or that cannot be created.
 
     Parameters
@@ -51,15 +64,29 @@ def check_paths(inputs: Named, outputs: Named) -> None:
         The files a command reads and writes, each with the argument that named it (``"DATA"``,
         ``"-o"``, ``"--labels"``); ``None`` (an option not given) and ``"-"`` (standard input)
         are skipped.
+    stdout : iterable of str
+        Labels of the outputs that may be ``-`` (standard output: the tables); ``-`` for any
+        other output (a model file, a figure, an image) is refused.
 
     Raises
     ------
     CLIError
-        Code 2 when an output is an input, two outputs are one file, or an output is a
-        directory; code 1 when an output's directory does not exist.
+        Code 2 when an output is an input, two outputs are one file, an output is a
+        directory, or ``-`` names a binary output or more than one output; code 1 when an
+        output's directory does not exist.
     """
-    ins = [(lab, p) for lab, p in inputs if p is not None and os.fspath(p) != "-"]
+    ins = [(lab, p) for lab, p in inputs if p is not None and os.fspath(p) != STDOUT]
     outs = [(lab, p) for lab, p in outputs if p is not None]
+    to_stdout = [lab for lab, p in outs if os.fspath(p) == STDOUT]
+    stdout = tuple(stdout)
+    for lab in to_stdout:
+        if lab not in stdout:
+            raise CLIError(f"{lab} -: this output is a file (standard output carries only "
+                           "tables); name a file to write.")
+    if len(to_stdout) > 1:
+        raise CLIError(f"{' and '.join(to_stdout)} both name standard output (-); give one "
+                       "of them a file name.")
+    outs = [(lab, p) for lab, p in outs if os.fspath(p) != STDOUT]
     for i, (olab, out) in enumerate(outs):
         if os.path.isdir(out):
             raise CLIError(f"{_show(olab, out)} is a directory; name a file to write.")
@@ -98,19 +125,51 @@ def write_npy(arr: np.ndarray, path) -> None:
         raise _failed(path, exc) from None
 
 
-def add_output_option(parser, what: str) -> None:
+def add_output_option(parser, what: str, *, with_data: bool = True) -> None:
+    """``-o/--output``, ``--no-header``, ``--json`` and (with ``with_data``) ``--with-data``."""
     parser.add_argument("-o", "--output", metavar="OUT",
-                        help=f"write {what} to OUT (CSV, or .npy if OUT ends in .npy) instead of "
-                             "standard output")
+                        help=f"write {what} to OUT (CSV, or .npy if OUT ends in .npy); '-' or "
+                             "no -o: standard output")
     parser.add_argument("--no-header", action="store_true",
                         help="omit the CSV header line")
+    if with_data:
+        parser.add_argument("--with-data", action="store_true",
+                            help="put DATA's columns, under their header names (or the "
+                                 "model's feature names), before the results")
+    parser.add_argument("--json", action="store_true",
+                        help="print a JSON summary: to standard output, or to standard error "
+                             "when the table goes there (-o -); without -o, only the summary")
+
+
+def table_destination(output, json_summary: bool):
+    """Where a command's table goes: ``output`` if given; else standard output (``"-"``),
+    unless ``--json`` asked for the summary alone (``None``: no table)."""
+    if output is not None:
+        return output
+    return None if json_summary else STDOUT
+
+
+def summary_stream(destination):
+    """Standard error when the table goes to standard output, else standard output."""
+    return sys.stderr if destination is not None and os.fspath(destination) == STDOUT \
+        else sys.stdout
+
+
+def print_json(obj, destination=None) -> None:
+    """One line of JSON on :func:`summary_stream` for a table written to ``destination``."""
+    import json
+    stream = summary_stream(destination)
+    stream.write(json.dumps(obj) + "\n")
+    stream.flush()
 
 
 def write_table(arr: np.ndarray, path: str | None, columns: list[str], *, header: bool = True,
-                fmt: str = "%.10g") -> None:
-    """Write ``arr`` (n,) or (n, m) as CSV to ``path`` (standard output if ``None``) or ``.npy``."""
+                fmt="%.10g") -> None:
+    """Write ``arr`` (n,) or (n, m) as CSV to ``path`` (standard output if ``None`` or
+    ``"-"``) or, when ``path`` ends in ``.npy``, as a ``.npy`` file. ``fmt`` is one format or
+    one per column."""
     arr = np.asarray(arr)
-    if path is not None and str(path).lower().endswith(".npy"):
+    if path is not None and path != STDOUT and str(path).lower().endswith(".npy"):
         write_npy(arr, path)
         return
     buf = io.StringIO()
@@ -119,7 +178,7 @@ def write_table(arr: np.ndarray, path: str | None, columns: list[str], *, header
     text = buf.getvalue()
     if not header:
         text = text.lstrip("\n")
-    if path is None:
+    if path is None or path == STDOUT:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
@@ -164,6 +223,9 @@ def figure_target(path, option: str = "-o") -> tuple[str, str]:
     import matplotlib
     from matplotlib.backend_bases import FigureCanvasBase
     path = os.fspath(path)
+    if path == STDOUT:
+        raise CLIError(f"{option} -: a figure is a file (standard output carries only tables); "
+                       "name a file to write.")
     ext = os.path.splitext(path)[1][1:].lower()
     if not ext:
         ext = str(matplotlib.rcParams["savefig.format"]).lower()

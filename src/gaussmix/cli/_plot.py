@@ -6,7 +6,8 @@ import sys
 
 import numpy as np
 
-from ._data import CLIError, command_parser, load_data, load_model
+from ._data import (CLIError, by_position, command_parser, load_data, load_model,
+                    model_input)
 from ._output import check_paths, figure_target, save_figure
 
 NAME = "plot"
@@ -61,6 +62,33 @@ def _ints(text, what):
         raise CLIError(f"{what} must be comma-separated integers, got {text!r}.") from None
 
 
+def _draw(gm, X, kind, dims, n_std, args):
+    import matplotlib.pyplot as plt
+
+    from .. import plotting
+    d = int(gm.means_.shape[1])
+    if kind == "pairplot":
+        dims = list(range(min(d, 8))) if args.dims == "0,1" and d > 2 else dims
+        axes = plotting.pairplot(gm, X, dims=dims, n_std=n_std)
+        fig = axes[0, 0].figure
+    else:
+        fig, ax = plt.subplots(figsize=(6.4, 5.2))
+        if kind == "overview":
+            plotting.plot_density(gm, X, dims=dims, ax=ax, filled=False, cmap="Greys")
+            plotting.plot_ellipses(gm, X, dims=dims, n_std=n_std, ax=ax)
+        elif kind == "ellipses":
+            plotting.plot_ellipses(gm, X, dims=dims, n_std=n_std, ax=ax)
+        elif kind == "density":
+            plotting.plot_density(gm, X, dims=dims, ax=ax, filled=True)
+        elif kind == "uncertainty":
+            plotting.plot_uncertainty(gm, X, dims=dims, ax=ax)
+        else:
+            if not getattr(gm, "lower_bounds_", None):
+                raise CLIError(f"{args.model}: the model file records no EM iterations.")
+            plotting.plot_lower_bounds(gm, ax=ax)
+    return fig
+
+
 def run(args) -> int:
     try:
         import matplotlib
@@ -68,8 +96,6 @@ def run(args) -> int:
         raise CLIError("plotting needs matplotlib: pip install gaussmix[plot]", code=1) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .. import plotting
 
     output, fmt = figure_target(args.output)
     check_paths([("MODEL", args.model), ("DATA", args.data)], [("-o", output)])
@@ -91,29 +117,12 @@ def run(args) -> int:
         raise CLIError(f"--dims must name two features, got {args.dims!r}.")
     X = None
     if args.data is not None:
-        X = np.asarray(load_data(args.data).X, dtype=np.float64)
+        X = np.asarray(model_input(load_data(args.data), gm), dtype=np.float64)
         if X.shape[1] != d:
             raise CLIError(f"{args.data}: has {X.shape[1]} columns but the model has {d} "
                            "features.")
-    if kind == "pairplot":
-        dims = list(range(min(d, 8))) if args.dims == "0,1" and d > 2 else dims
-        axes = plotting.pairplot(gm, X, dims=dims, n_std=n_std)
-        fig = axes[0, 0].figure
-    else:
-        fig, ax = plt.subplots(figsize=(6.4, 5.2))
-        if kind == "overview":
-            plotting.plot_density(gm, X, dims=dims, ax=ax, filled=False, cmap="Greys")
-            plotting.plot_ellipses(gm, X, dims=dims, n_std=n_std, ax=ax)
-        elif kind == "ellipses":
-            plotting.plot_ellipses(gm, X, dims=dims, n_std=n_std, ax=ax)
-        elif kind == "density":
-            plotting.plot_density(gm, X, dims=dims, ax=ax, filled=True)
-        elif kind == "uncertainty":
-            plotting.plot_uncertainty(gm, X, dims=dims, ax=ax)
-        else:
-            if not getattr(gm, "lower_bounds_", None):
-                raise CLIError(f"{args.model}: the model file records no EM iterations.")
-            plotting.plot_lower_bounds(gm, ax=ax)
+    with by_position():
+        fig = _draw(gm, X, kind, dims, n_std, args)
     if args.title:
         fig.suptitle(args.title)
     fig.tight_layout()

@@ -6,7 +6,8 @@ import argparse
 import numpy as np
 
 from ._data import command_parser, feature_columns, load_model
-from ._output import add_output_option, check_paths, write_table
+from ._output import (add_output_option, check_paths, print_json, table_destination,
+                      write_table)
 
 NAME = "sample"
 HELP = "draw N random rows from MODEL"
@@ -15,7 +16,11 @@ _EPILOG = """\
 examples:
   gaussmix sample model.gmz -n 1000 --seed 0 -o new.csv
   gaussmix sample model.gmz -n 10 --labels            # with the component of each row
+  gaussmix sample model.gmz -n 500 -o - --json > rows.csv
 
+The header holds the model's feature names (a CSV header's names when it was fitted by
+'gaussmix fit'), else x0, x1, ... --json prints a summary (rows per component): to standard
+output, or to standard error with -o -; without -o it replaces the rows.
 Exit codes: 0 success, 1 runtime failure, 2 bad input.
 """
 
@@ -39,19 +44,27 @@ def add_parser(subparsers):
                    help="random seed (default: the model's random_state)")
     p.add_argument("--labels", action="store_true",
                    help="add a last column with the component each row was drawn from")
-    add_output_option(p, "the rows")
+    add_output_option(p, "the rows", with_data=False)
     return p
 
 
 def run(args) -> int:
-    check_paths([("MODEL", args.model)], [("-o", args.output)])
+    dest = table_destination(args.output, args.json)
+    check_paths([("MODEL", args.model)], [("-o", dest)], stdout=("-o",))
     gm = load_model(args.model)
     if args.seed is not None:
         gm.set_params(random_state=args.seed)
     X, y = gm.sample(args.n_samples)
     cols = feature_columns(gm)
-    if args.labels:
-        X = np.column_stack([X, y])
-        cols = cols + ["component"]
-    write_table(X, args.output, cols, header=not args.no_header, fmt="%.10g")
+    if dest is not None:
+        fmt = ["%.10g"] * X.shape[1]
+        if args.labels:
+            X = np.column_stack([X, y])
+            cols = cols + ["component"]
+            fmt = fmt + ["%d"]
+        write_table(X, dest, cols, header=not args.no_header, fmt=fmt)
+    if args.json:
+        print_json({"model": args.model, "output": dest, "n_samples": int(len(y)),
+                    "features": feature_columns(gm), "seed": args.seed,
+                    "counts": np.bincount(y, minlength=gm.n_components).tolist()}, dest)
     return 0

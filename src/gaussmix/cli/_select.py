@@ -6,8 +6,9 @@ import math
 import sys
 
 from .. import covariance
-from ._data import CLIError, command_parser, load_data, load_weights
-from ._output import check_paths, figure_target, save_figure, save_model, write_text
+from ._data import CLIError, command_parser, load_data, load_weights, record_names
+from ._output import (STDOUT, check_paths, figure_target, save_figure, save_model, summary_stream,
+                      write_text)
 
 NAME = "select"
 HELP = "choose the number of components and covariance type for DATA"
@@ -18,9 +19,12 @@ examples:
   gaussmix select data.csv -k 2:8 --covariance full,diag --criterion icl -o best.gmz
   gaussmix select data.npy --criterion heldout --table ranking.csv --plot bic.png
   gaussmix select data.csv --json > ranking.json
+  gaussmix select data.parquet -k 1:5 --table - -o best.gmz > ranking.csv
 
 -k takes a number, a range A:B or a comma-separated list. The ranked table (best first) goes to
 standard output as markdown, or as JSON with --json; failed fits are listed with their error.
+--table - writes the table as CSV to standard output, and the summary then goes to standard
+error. A CSV header's names are saved in the best model.
 Exit codes: 0 success, 1 runtime failure (every fit failed, cannot write), 2 bad input.
 """
 
@@ -78,7 +82,8 @@ def add_parser(subparsers):
                    help="per-row weights: a one-column CSV or a 1-D .npy file")
     p.add_argument("-o", "--output", metavar="MODEL", help="save the best model to MODEL")
     p.add_argument("--table", metavar="FILE",
-                   help="also write the ranked table to FILE (.csv, .json or markdown)")
+                   help="also write the ranked table to FILE (.csv, .json or markdown; '-': "
+                        "CSV on standard output)")
     p.add_argument("--plot", metavar="FIG", help="also plot the criterion against K to FIG")
     p.add_argument("--json", action="store_true",
                    help="print the best model and the ranked table as JSON")
@@ -92,13 +97,26 @@ def _jsonable(row: dict) -> dict:
 
 def _write_table(res, path: str) -> None:
     low = path.lower()
-    if low.endswith(".csv"):
-        text = res.to_frame().to_csv(index=False)
+    if path == STDOUT or low.endswith(".csv"):
+        import csv
+        import io
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        cols = list(dict.fromkeys(c for row in res.table for c in row))
+        writer.writerow(cols)
+        for row in res.table:
+            writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                             for v in (row.get(c) for c in cols)])
+        text = buf.getvalue()
     elif low.endswith(".json"):
         text = json.dumps([_jsonable(r) for r in res.table], indent=1) + "\n"
     else:
         text = res.to_markdown() + "\n"
-    write_text(text, path)
+    if path == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        write_text(text, path)
 
 
 def run(args) -> int:
@@ -121,8 +139,10 @@ def run(args) -> int:
         matplotlib.use("Agg")
         plot_path, plot_format = figure_target(args.plot, "--plot")
     check_paths([("DATA", args.data), ("--sample-weight", args.sample_weight)],
-                [("-o", args.output), ("--table", args.table), ("--plot", plot_path)])
-    X = load_data(args.data).X
+                [("-o", args.output), ("--table", args.table), ("--plot", plot_path)],
+                stdout=("--table",))
+    table = load_data(args.data)
+    X = table.X
     w = load_weights(args.sample_weight, X.shape[0]) if args.sample_weight else None
     try:
         res = select(X, ks, cts, args.criterion, n_init=args.n_init, sample_weight=w,
@@ -134,6 +154,7 @@ def run(args) -> int:
             raise CLIError(str(exc), code=1) from None
         raise
     best = res.best_estimator_
+    record_names(best, table)
     if args.output:
         save_model(best, args.output)
     if args.table:
@@ -148,10 +169,11 @@ def run(args) -> int:
     if args.json:
         out = {"criterion": res.criterion, "best": dict(res.best_params_),
                "model": args.output, "table": [_jsonable(r) for r in res.table]}
-        sys.stdout.write(json.dumps(out) + "\n")
+        summary_stream(args.table).write(json.dumps(out) + "\n")
     elif not args.quiet:
         p = res.best_params_
-        sys.stdout.write(res.to_markdown() + "\n\n"
+        summary_stream(args.table).write(
+                         res.to_markdown() + "\n\n"
                          f"best by {res.criterion}: {p['n_components']} components, "
                          f"covariance '{p['covariance_type']}'"
                          + (f"; model written to {args.output}" if args.output else "") + "\n")
