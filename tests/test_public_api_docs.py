@@ -1,0 +1,499 @@
+"""Every public callable has a numpydoc docstring in sync with its annotated signature.
+
+The public API is ``gaussmix.__all__`` plus the ``__all__`` of each public submodule; for a class,
+its public methods and properties defined in gaussmix. For each callable the test asserts
+
+* a docstring, whose numpydoc sections (parsed by ``numpydoc.docscrape``) include ``Parameters`` when
+  the callable takes parameters besides ``self``/``cls`` (a class documents its constructor's
+  parameters in the class docstring), and ``Returns`` or ``Yields`` when a function or method returns
+  something (its return annotation is not ``None``; ``fit`` documents ``self``);
+* every documented parameter is in the signature and every parameter of the signature is documented
+  (``*args``/``**kwargs`` under their own names, with or without the stars);
+* annotations on every parameter and on the return (``__init__`` may omit its return annotation).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import types
+
+import pytest
+
+docscrape = pytest.importorskip("numpydoc.docscrape")
+
+# Public modules, with the optional dependency each one needs at import time (None: always importable).
+PUBLIC_MODULES = {
+    "gaussmix": None,
+    "gaussmix.covariance": None,
+    "gaussmix.coreset": None,
+    "gaussmix.selection": None,
+    "gaussmix.anomaly": None,
+    "gaussmix.conditional": None,
+    "gaussmix.verification": None,
+    "gaussmix.dask": "dask",
+    "gaussmix.image": None,
+    "gaussmix.plotting": None,
+    "gaussmix.torch": "torch",
+    "gaussmix.video": None,
+}
+
+# Members inherited from these foreign bases are theirs to document (scikit-learn's get_params,
+# set_params, fit_predict, ...; torch.nn.Module's train, eval, parameters, ...; Exception/Warning's
+# args, with_traceback). Only members defined in a gaussmix class are checked. A public class that
+# gains another foreign base fails test_foreign_bases_are_known until the base is listed here.
+FOREIGN_BASES = {  # "<top-level package>.<class name>": robust to a library moving its private mixins
+    "builtins.object",
+    "builtins.Exception",
+    "builtins.BaseException",
+    "builtins.UserWarning",
+    "builtins.Warning",
+    "builtins.RuntimeWarning",
+    "builtins.ValueError",
+    "abc.ABC",
+    "typing.Generic",
+    "sklearn.BaseEstimator",
+    "sklearn.DensityMixin",
+    "sklearn.ClusterMixin",
+    "sklearn.ClassifierMixin",
+    "sklearn.RegressorMixin",
+    "sklearn.OutlierMixin",
+    "sklearn.MetaEstimatorMixin",
+    "sklearn.TransformerMixin",
+    "sklearn.ReprHTMLMixin",
+    "sklearn._HTMLDocumentationLinkMixin",
+    "sklearn._MetadataRequester",
+    "torch.Module",
+}
+
+# Public callables whose docstrings wait for work under way in their module (qualified names).
+# An entry that passes, or no longer exists, fails test_pending_list_is_current: remove it then.
+PENDING: dict[str, str] = {
+    # gaussmix._estimator
+    "gaussmix._estimator.GaussianMixture": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.fit": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.fit_predict": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.score_samples": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.score": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.predict": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.predict_proba": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.sample": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.bic": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.aic": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.icl": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.save": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.from_params": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.marginal": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.from_sklearn": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.to_sklearn": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.to_onnx": "docstring sections or annotations not yet written",
+    "gaussmix._estimator.GaussianMixture.partial_fit": "docstring sections or annotations not yet written",
+    # gaussmix._io
+    "gaussmix._io.load": "docstring sections or annotations not yet written",
+    # gaussmix._map
+    "gaussmix._map.map_adapt": "docstring sections or annotations not yet written",
+    # gaussmix.anomaly
+    "gaussmix.anomaly.GaussianMixtureOutlierDetector": "docstring sections or annotations not yet written",
+    "gaussmix.anomaly.GaussianMixtureOutlierDetector.fit": "docstring sections or annotations not yet written",
+    "gaussmix.anomaly.GaussianMixtureOutlierDetector.from_mixture": "docstring sections or annotations not yet written",
+    "gaussmix.anomaly.GaussianMixtureOutlierDetector.score_samples": "docstring sections or annotations not yet written",
+    "gaussmix.anomaly.GaussianMixtureOutlierDetector.decision_function": "docstring sections or annotations not yet written",
+    "gaussmix.anomaly.GaussianMixtureOutlierDetector.predict": "docstring sections or annotations not yet written",
+    "gaussmix.anomaly.GaussianMixtureOutlierDetector.fit_predict": "docstring sections or annotations not yet written",
+    "gaussmix.anomaly.weighted_quantile": "docstring sections or annotations not yet written",
+    # gaussmix.conditional
+    "gaussmix.conditional.GaussianMixtureRegressor": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.GaussianMixtureRegressor.fit": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.GaussianMixtureRegressor.condition": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.GaussianMixtureRegressor.predict": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.GaussianMixtureRegressor.sample_y": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.ConditionalMixture.n_targets": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.ConditionalMixture.mean": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.ConditionalMixture.covariance": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.ConditionalMixture.log_prob": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.ConditionalMixture.sample": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.ConditionalMixture.mixture": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.condition": "docstring sections or annotations not yet written",
+    "gaussmix.conditional.conditional_sample": "docstring sections or annotations not yet written",
+    # gaussmix.coreset
+    "gaussmix.coreset.build": "docstring sections or annotations not yet written",
+    "gaussmix.coreset.uniform": "docstring sections or annotations not yet written",
+    "gaussmix.coreset.StreamingCoreset": "docstring sections or annotations not yet written",
+    "gaussmix.coreset.StreamingCoreset.partial_fit": "docstring sections or annotations not yet written",
+    "gaussmix.coreset.StreamingCoreset.coreset": "docstring sections or annotations not yet written",
+    # gaussmix.covariance
+    "gaussmix.covariance.get": "docstring sections or annotations not yet written",
+    "gaussmix.covariance.unregister": "docstring sections or annotations not yet written",
+    "gaussmix.covariance.names": "docstring sections or annotations not yet written",
+    "gaussmix.covariance.Registered.accepts": "docstring sections or annotations not yet written",
+    # gaussmix.covariance._base
+    "gaussmix.covariance._base.CovarianceModel.shape": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.n_parameters": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.from_stats": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.precision_cholesky": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.precisions": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.covariances_from_precision_cholesky": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.precision_cholesky_from_precisions": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.log_det_cholesky": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.log_prob": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.expansion": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.component_covariance": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.dense": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.subset_components": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.validate": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.smallest_variances": "docstring sections or annotations not yet written",
+    "gaussmix.covariance._base.CovarianceModel.reset_component": "docstring sections or annotations not yet written",
+    # gaussmix.dask
+    "gaussmix.dask.fit": "docstring sections or annotations not yet written",
+    "gaussmix.dask.coreset": "docstring sections or annotations not yet written",
+    "gaussmix.dask.from_npy": "docstring sections or annotations not yet written",
+    "gaussmix.dask.predict": "docstring sections or annotations not yet written",
+    "gaussmix.dask.predict_proba": "docstring sections or annotations not yet written",
+    "gaussmix.dask.score_samples": "docstring sections or annotations not yet written",
+    "gaussmix.dask.get_client": "docstring sections or annotations not yet written",
+    # gaussmix.image._features
+    "gaussmix.image._features.pixel_features": "docstring sections or annotations not yet written",
+    # gaussmix.image._metrics
+    "gaussmix.image._metrics.match_labels": "docstring sections or annotations not yet written",
+    "gaussmix.image._metrics.segmentation_scores": "docstring sections or annotations not yet written",
+    # gaussmix.image._overlay
+    "gaussmix.image._overlay.overlay": "docstring sections or annotations not yet written",
+    "gaussmix.image._overlay.label_colors": "docstring sections or annotations not yet written",
+    # gaussmix.image._segment
+    "gaussmix.image._segment.segment": "docstring sections or annotations not yet written",
+    # gaussmix.plotting
+    "gaussmix.plotting.plot_ellipses": "docstring sections or annotations not yet written",
+    "gaussmix.plotting.plot_density": "docstring sections or annotations not yet written",
+    "gaussmix.plotting.pairplot": "docstring sections or annotations not yet written",
+    "gaussmix.plotting.plot_criteria": "docstring sections or annotations not yet written",
+    "gaussmix.plotting.plot_uncertainty": "docstring sections or annotations not yet written",
+    "gaussmix.plotting.plot_lower_bounds": "docstring sections or annotations not yet written",
+    "gaussmix.plotting.plot_segmentation": "docstring sections or annotations not yet written",
+    # gaussmix.selection
+    "gaussmix.selection.GaussianMixtureSelector": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.fit": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.fit_predict": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.predict": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.predict_proba": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.score_samples": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.score": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.bic": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.aic": "docstring sections or annotations not yet written",
+    "gaussmix.selection.GaussianMixtureSelector.sample": "docstring sections or annotations not yet written",
+    "gaussmix.selection.SelectionResult.to_frame": "docstring sections or annotations not yet written",
+    "gaussmix.selection.SelectionResult.to_markdown": "docstring sections or annotations not yet written",
+    "gaussmix.selection.SelectionResult.criterion_values": "docstring sections or annotations not yet written",
+    "gaussmix.selection.SelectionResult.plot": "docstring sections or annotations not yet written",
+    "gaussmix.selection.select": "docstring sections or annotations not yet written",
+    # gaussmix.torch._classifier
+    "gaussmix.torch._classifier.GMMClassifierHead": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.GMMClassifierHead.extra_repr": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.GMMClassifierHead.class_log_likelihood": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.GMMClassifierHead.forward": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.GMMClassifierHead.init_from_features": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.DeepGMMClassifier": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.DeepGMMClassifier.fit": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.DeepGMMClassifier.predict_log_proba": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.DeepGMMClassifier.predict_proba": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.DeepGMMClassifier.predict": "docstring sections or annotations not yet written",
+    "gaussmix.torch._classifier.DeepGMMClassifier.transform": "docstring sections or annotations not yet written",
+    # gaussmix.torch._gradient
+    "gaussmix.torch._gradient.fit_gradient": "docstring sections or annotations not yet written",
+    # gaussmix.torch._kernels
+    "gaussmix.torch._kernels.weighted_mstep": "docstring sections or annotations not yet written",
+    "gaussmix.torch._kernels.mixture_log_prob": "docstring sections or annotations not yet written",
+    "gaussmix.torch._kernels.component_log_prob": "docstring sections or annotations not yet written",
+    # gaussmix.torch._mixture
+    "gaussmix.torch._mixture.GaussianMixture": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.set_default_validate_args": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.extra_repr": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.weights": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.covariance_model": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.precisions_cholesky": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.precisions": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.covariances": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.n_parameters": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.component_log_prob": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.weighted_log_prob": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.forward": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.score_samples": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.score": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.predict_proba": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.predict": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.sample": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.from_estimator": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.to_estimator": "docstring sections or annotations not yet written",
+    "gaussmix.torch._mixture.GaussianMixture.fit": "docstring sections or annotations not yet written",
+    # gaussmix.torch._segmentation
+    "gaussmix.torch._segmentation.segment_deep": "docstring sections or annotations not yet written",
+    "gaussmix.torch._segmentation.UNet": "docstring sections or annotations not yet written",
+    "gaussmix.torch._segmentation.UNet.forward": "docstring sections or annotations not yet written",
+    # gaussmix.verification._features
+    "gaussmix.verification._features.mfcc_features": "docstring sections or annotations not yet written",
+    # gaussmix.verification._metrics
+    "gaussmix.verification._metrics.det_curve": "docstring sections or annotations not yet written",
+    "gaussmix.verification._metrics.eer": "docstring sections or annotations not yet written",
+    "gaussmix.verification._metrics.min_dcf": "docstring sections or annotations not yet written",
+    # gaussmix.verification._norm
+    "gaussmix.verification._norm.znorm": "docstring sections or annotations not yet written",
+    "gaussmix.verification._norm.tnorm": "docstring sections or annotations not yet written",
+    "gaussmix.verification._norm.ztnorm": "docstring sections or annotations not yet written",
+    # gaussmix.verification._verifier
+    "gaussmix.verification._verifier.GMMUBMVerifier": "docstring sections or annotations not yet written",
+    "gaussmix.verification._verifier.GMMUBMVerifier.fit_ubm": "docstring sections or annotations not yet written",
+    "gaussmix.verification._verifier.GMMUBMVerifier.from_ubm": "docstring sections or annotations not yet written",
+    "gaussmix.verification._verifier.GMMUBMVerifier.enrol": "docstring sections or annotations not yet written",
+    "gaussmix.verification._verifier.GMMUBMVerifier.score_trials": "docstring sections or annotations not yet written",
+    "gaussmix.verification._verifier.GMMUBMVerifier.score": "docstring sections or annotations not yet written",
+    # gaussmix.video._blobs
+    "gaussmix.video._blobs.find_blobs": "docstring sections or annotations not yet written",
+    # gaussmix.video._subtractor
+    "gaussmix.video._subtractor.BackgroundSubtractor": "docstring sections or annotations not yet written",
+    "gaussmix.video._subtractor.BackgroundSubtractor.apply": "docstring sections or annotations not yet written",
+    "gaussmix.video._subtractor.BackgroundSubtractor.n_frames_": "docstring sections or annotations not yet written",
+    "gaussmix.video._subtractor.BackgroundSubtractor.frame_shape_": "docstring sections or annotations not yet written",
+    "gaussmix.video._subtractor.BackgroundSubtractor.n_modes_": "docstring sections or annotations not yet written",
+    # gaussmix.video._tracker
+    "gaussmix.video._tracker.MultiObjectTracker": "docstring sections or annotations not yet written",
+    "gaussmix.video._tracker.MultiObjectTracker.update": "docstring sections or annotations not yet written",
+    "gaussmix.video._tracker.Track": "docstring sections or annotations not yet written",
+}
+
+
+# Modules being written right now by their owners, whose public callables are documented as the
+# module lands: every callable defined in them is pending.
+PENDING_MODULES = {
+    "gaussmix._bayesian": "BayesianGaussianMixture, new module under construction",
+}
+
+
+def _is_gaussmix(obj) -> bool:
+    return (getattr(obj, "__module__", None) or "").split(".")[0] == "gaussmix"
+
+
+def _doc(obj, name: str):
+    text = inspect.getdoc(obj)
+    if not text:
+        return None
+    return docscrape.NumpyDocString(text)
+
+
+def _documented(doc, *sections: str) -> list[str]:
+    names = []
+    for section in sections:
+        for param in doc[section]:
+            names.extend(n.strip() for n in param.name.split(","))
+    return [n for n in names if n]
+
+
+def _check_signature(qualname, obj, doc, *, kind, params_sections=("Parameters", "Other Parameters")):
+    """Problems of one callable (function, method, or a class through its ``__init__``)."""
+    problems = []
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):  # pragma: no cover - C callables
+        return [f"{qualname}: no signature"]
+    params = list(sig.parameters.values())
+    if kind in ("method", "init") and params and params[0].name in ("self", "cls"):
+        params = params[1:]
+    for p in params:
+        if p.annotation is inspect.Parameter.empty:
+            problems.append(f"{qualname}: parameter {p.name!r} has no annotation")
+    if kind != "init" and sig.return_annotation is inspect.Signature.empty:
+        problems.append(f"{qualname}: no return annotation")
+    if doc is None:
+        return problems
+    documented = _documented(doc, *params_sections)
+    if params and not documented:
+        problems.append(f"{qualname}: no Parameters section")
+    else:
+        in_signature = set()
+        for p in params:
+            star = "*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else ""
+            accepted = {p.name, star + p.name}
+            in_signature |= accepted
+            if not accepted & set(documented):
+                problems.append(f"{qualname}: parameter {star}{p.name} not documented")
+        for name in documented:
+            if name not in in_signature:
+                problems.append(f"{qualname}: documents {name!r}, which is not in the signature")
+    if kind != "init":
+        returns_nothing = sig.return_annotation in (None, "None")
+        if not returns_nothing and not (doc["Returns"] or doc["Yields"]):
+            problems.append(f"{qualname}: no Returns/Yields section")
+    return problems
+
+
+def _members(cls):
+    """Public methods and properties of ``cls`` defined in gaussmix classes, by name."""
+    seen = {}
+    for owner in cls.__mro__:
+        if not _is_gaussmix(owner):
+            continue  # a foreign base (FOREIGN_BASES) documents its own members
+        for name, value in vars(owner).items():
+            if name.startswith("_") or name in seen:
+                continue  # dunders other than __init__ follow the data model: checked through the class
+            seen[name] = (owner, value)
+    return seen
+
+
+def _audit_class(qualname, cls):
+    problems = []
+    doc = _doc(cls, qualname)
+    if doc is None:
+        problems.append(f"{qualname}: no docstring")
+    init = vars(cls).get("__init__") or next(
+        (vars(c)["__init__"] for c in cls.__mro__ if _is_gaussmix(c) and "__init__" in vars(c)), None
+    )
+    if init is not None:
+        sections = ("Parameters", "Other Parameters")
+        if dataclasses.is_dataclass(cls):
+            sections += ("Attributes",)  # a dataclass's constructor parameters are its fields
+        problems += _check_signature(qualname, init, doc, kind="init", params_sections=sections)
+        if dataclasses.is_dataclass(cls) and doc is not None:  # attributes may also document properties
+            problems = [p for p in problems if "which is not in the signature" not in p]
+    for name, (owner, value) in _members(cls).items():
+        member = f"{_where(owner)}.{name}"
+        if isinstance(value, property):
+            if not inspect.getdoc(value):
+                problems.append(f"{member}: no docstring")
+            elif value.fget is not None and "return" not in getattr(value.fget, "__annotations__", {}):
+                problems.append(f"{member}: property has no return annotation")
+            continue
+        if isinstance(value, (staticmethod, classmethod)):
+            func, kind = value.__func__, ("function" if isinstance(value, staticmethod) else "method")
+        elif inspect.isfunction(value):
+            func, kind = value, "method"
+        elif callable(getattr(cls, name, None)) and not inspect.isclass(value):
+            func, kind = getattr(cls, name), "method"  # e.g. scikit-learn's available_if descriptor
+            func = getattr(func, "__func__", func)
+        else:
+            continue  # a class attribute, not a callable
+        fdoc = _doc(func, member)
+        if fdoc is None:
+            problems.append(f"{member}: no docstring")
+        problems += _check_signature(member, func, fdoc, kind=kind)
+    return problems
+
+
+def _where(obj) -> str:
+    """The defining module and qualified name: one name per object, however often it is re-exported."""
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
+def _public_objects(module_name):
+    module = importlib.import_module(module_name)
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if isinstance(obj, types.ModuleType):
+            continue  # a public submodule is audited on its own
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            yield _where(obj), obj
+        elif callable(obj):  # pragma: no cover - no such export today
+            yield f"{module_name}.{name}", obj
+
+
+def audit(module_name):
+    """Every problem found in one public module, as readable lines."""
+    problems = []
+    for qualname, obj in _public_objects(module_name):
+        if inspect.isclass(obj):
+            problems += _audit_class(qualname, obj)
+        else:
+            doc = _doc(obj, qualname)
+            if doc is None:
+                problems.append(f"{qualname}: no docstring")
+            problems += _check_signature(qualname, obj, doc, kind="function")
+    return problems
+
+
+def _import(module_name):
+    needs = PUBLIC_MODULES[module_name]
+    if needs is not None:
+        pytest.importorskip(needs)
+    return importlib.import_module(module_name)
+
+
+def _split_pending(problems):
+    kept, pending = [], []
+    for line in problems:
+        name = line.split(":", 1)[0]
+        in_module = any(name.startswith(m + ".") for m in PENDING_MODULES)
+        (pending if name in PENDING or in_module else kept).append(line)
+    return kept, pending
+
+
+@pytest.mark.parametrize("module_name", list(PUBLIC_MODULES))
+def test_public_callables_documented_and_annotated(module_name):
+    _import(module_name)
+    kept, _ = _split_pending(audit(module_name))
+    assert not kept, f"{len(kept)} problems:\n" + "\n".join(kept)
+
+
+def test_pending_list_is_current():
+    found = []
+    for module_name in PUBLIC_MODULES:
+        _import(module_name)
+        found += audit(module_name)
+    _, pending = _split_pending(found)
+    names = {line.split(":", 1)[0] for line in pending}
+    stale = [p for p in PENDING if p not in names]
+    assert not stale, f"documented now (or gone), remove from PENDING: {stale}"
+
+
+@pytest.mark.parametrize("module_name", list(PUBLIC_MODULES))
+def test_foreign_bases_are_known(module_name):
+    _import(module_name)
+    unknown = set()
+    for qualname, obj in _public_objects(module_name):
+        if inspect.isclass(obj):
+            for base in obj.__mro__:
+                if not _is_gaussmix(base):
+                    full = f"{base.__module__.split('.')[0]}.{base.__qualname__}"
+                    if full not in FOREIGN_BASES:
+                        unknown.add(f"{qualname}: {full}")
+    assert not unknown, "members of these bases are not audited; list them in FOREIGN_BASES: " + str(unknown)
+
+
+def test_audit_catches_each_kind_of_problem():
+    """The checker itself: a function with each defect is reported, a documented one is clean."""
+
+    def good(x: int, *args: int, scale: float = 1.0, **kwargs: str) -> float:
+        """Scale.
+
+        Parameters
+        ----------
+        x : int
+            Value.
+        *args : int
+            More values.
+        scale : float, default=1.0
+            Factor.
+        **kwargs : str
+            Options.
+
+        Returns
+        -------
+        y : float
+            Scaled value.
+        """
+        return x * scale
+
+    def bad(x, y: int):
+        """Scale.
+
+        Parameters
+        ----------
+        x : int
+            Value.
+        z : int
+            Not a parameter.
+        """
+
+    assert _check_signature("good", good, _doc(good, "good"), kind="function") == []
+    problems = _check_signature("bad", bad, _doc(bad, "bad"), kind="function")
+    assert any("'x' has no annotation" in p for p in problems)
+    assert any("no return annotation" in p for p in problems)
+    assert any("y not documented" in p for p in problems)
+    assert any("'z', which is not in the signature" in p for p in problems)
+    assert any("no Returns/Yields" in p for p in problems)
