@@ -14,6 +14,7 @@ from typing import Any
 from . import coreset, covariance
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
+from ._bayesian import BayesianGaussianMixture
 from ._io import ModelFileError, load
 from ._map import map_adapt
 from .anomaly import GaussianMixtureOutlierDetector
@@ -28,6 +29,7 @@ except PackageNotFoundError:  # a source tree on sys.path that was never install
 
 __all__ = [
     "GaussianMixture",
+    "BayesianGaussianMixture",
     "GaussianMixtureSelector",
     "GaussianMixtureOutlierDetector",
     "GaussianMixtureRegressor",

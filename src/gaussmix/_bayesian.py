@@ -1,0 +1,797 @@
+"""Variational Bayesian Gaussian mixture on the fast E-pass: a drop-in for scikit-learn's.
+
+Model and notation (Bishop 2006, ch. 10.2; scikit-learn's ``BayesianGaussianMixture``): weights
+with a Dirichlet distribution or a (truncated, stick-breaking) Dirichlet process prior, and a
+Gaussian-Wishart prior on each component's mean and precision ``Lambda_k``. The variational
+posterior of component ``k`` is ``N(mu | m_k, (beta_k Lambda)^-1) W(Lambda | W_k, nu_k)``; the
+fitted attributes keep scikit-learn's names: ``mean_precision_`` is ``beta``, ``means_`` is
+``m``, ``degrees_of_freedom_`` is ``nu`` and ``covariances_`` is ``(nu W)^-1`` (the inverse of
+``E[Lambda]``), so ``precisions_cholesky_`` is ``chol(nu W)``.
+
+The E-step
+----------
+The variational responsibilities are ``r_nk ~ rho_nk`` with
+
+    log rho_nk = E[log pi_k] + 1/2 E[log|Lambda_k|] - d/2 log 2 pi - d/(2 beta_k)
+                 - nu_k/2 (x - m_k)^T W_k (x - m_k)
+               = log N(x | m_k, (nu_k W_k)^-1) + c_k,
+    c_k = E[log pi_k] + 1/2 (E[log|Lambda_k|] - d log nu_k - log|W_k|) - d/(2 beta_k),
+
+a Gaussian log-density with precision ``nu_k W_k`` plus a per-component constant. The engine's
+E-pass (:func:`gaussmix._engine.e_pass`) adds ``log weights`` to the Gaussian log-densities, so
+one pass with ``weights = exp(c - max c)`` gives the responsibilities and, at once, the
+sufficient statistics (``nk``, weighted means, centred scatter) on every data path the engine
+serves (in memory, chunked, memory map), in the data's dtype. The M-step is the conjugate update.
+
+The lower bound
+---------------
+``lower_bound_`` is scikit-learn's: ``-sum w r log r`` minus the log-normalisers of the posterior
+Wishart, Dirichlet (or Beta) and ``d/2 sum log beta`` (terms that cancel at the optimum of the
+M-step are dropped). The responsibilities' entropy needs no second pass: with ``Z_n`` the row's
+normaliser, ``sum_n w_n sum_k r log r = sum_k sum_n w r_nk log rho_nk - sum_n w log Z_n``, and
+``sum_n w r_nk (x - m_k)^T P_k (x - m_k) = tr(P_k S_k) + nk (xbar_k - m_k)^T P_k (xbar_k - m_k)``
+from the centred statistics. As in scikit-learn, the bound is a total (not a mean), and ``tol``
+applies to it.
+
+Stochastic variational inference
+--------------------------------
+The posterior's natural parameters are linear in the expected statistics ``(nk, sum r x,
+sum r x x^T)``, so the natural-gradient step of Hoffman et al. (2013),
+``lambda <- (1 - rho_t) lambda + rho_t lambda_hat`` with ``lambda_hat`` the posterior from the
+batch's statistics scaled by ``N / |batch|``, is the same interpolation of running statistics
+(done with the centred merge of :class:`~gaussmix._stats.SufficientStats`) followed by the
+ordinary M-step. ``rho_t = (t + learning_offset) ** -learning_decay``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import numbers
+import warnings
+
+import numpy as np
+from scipy.special import betaln, digamma, gammaln
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import covariance
+from ._data import ArraySource, ChunkSource, auto_chunk_size, data_kind
+from ._engine import e_pass
+from ._kernels import logsumexp_rows
+from ._kmeans import kmeans, kmeans_plusplus
+from ._log import say
+from ._params import Params
+from ._passfit import coreset_source
+from ._sampling import distinct_rows, row_uniforms
+from ._stats import SufficientStats
+from ._typing import INIT_PARAMS
+from ._validation import (ArrayLike, Interval, Kinds, Options, check_finite, check_params,
+                          check_sample_weight)
+from ._init import _stats_from_points, stats_from_labels, stats_from_resp
+
+__all__ = ["BayesianGaussianMixture"]
+
+logger = logging.getLogger("gaussmix")
+
+_EPS10 = 10 * np.finfo(np.float64).eps  # scikit-learn's guard added to nk
+_LOG_2PI = math.log(2 * math.pi)
+_PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
+_RANDOM_STATE = Kinds(None, numbers.Integral, np.random.RandomState, np.random.Generator,
+                      label="None, an int or a numpy random state")
+_POS_OR_NONE = [Kinds(None, label="None"), Interval(float, 0, closed="neither")]
+
+
+# ---------------------------------------------------------------------------------------------
+# per covariance type: the Wishart update and the traces the lower bound needs. Only the four
+# types whose variational update is closed-form in scikit-learn's parametrisation are offered.
+
+
+def _data_sums(stats: SufficientStats):
+    """scikit-learn's ``nk`` (with its 10 eps guard), ``xk`` and the centred scatter."""
+    nk = stats.nk + _EPS10
+    xk = stats.nk[:, None] * stats.means / nk[:, None]
+    return nk, xk, stats.scatter
+
+
+def _wishart_full(nk, xk, S, reg, beta, p):
+    d = xk.shape[1]
+    dof = p["dof"] + nk
+    diff = xk - p["mean"]
+    cov = (p["cov"][None] + S + (nk * reg)[:, None, None] * np.eye(d)
+           + (nk * p["beta"] / beta)[:, None, None] * diff[:, :, None] * diff[:, None, :])
+    return dof, cov / dof[:, None, None]
+
+
+def _wishart_tied(nk, xk, S, reg, beta, p):
+    d = xk.shape[1]
+    k = len(nk)
+    n = nk.sum()
+    dof = p["dof"] + n / k
+    diff = xk - p["mean"]
+    # scikit-learn's sk * N / k, with sk = sum_k S_k / N + reg
+    cov = (p["cov"] + (S.sum(axis=0) + n * reg * np.eye(d)) / k
+           + p["beta"] / k * ((nk / beta) * diff.T) @ diff)
+    return dof, cov / dof
+
+
+def _wishart_diag(nk, xk, S, reg, beta, p):
+    dof = p["dof"] + nk
+    diff = xk - p["mean"]
+    cov = p["cov"] + S + nk[:, None] * (reg + (p["beta"] / beta)[:, None] * diff ** 2)
+    return dof, cov / dof[:, None]
+
+
+def _wishart_spherical(nk, xk, S, reg, beta, p):
+    dof = p["dof"] + nk
+    diff = xk - p["mean"]
+    cov = p["cov"] + S.mean(axis=1) + nk * (reg + p["beta"] / beta * np.mean(diff ** 2, 1))
+    return dof, cov / dof
+
+
+def _trace_full(P, S, diff):
+    return np.einsum("kab,kab->k", P, S) + np.einsum("ka,kab,kb->k", diff, P, diff)
+
+
+def _trace_tied(P, S, diff):
+    return np.einsum("ab,kab->k", P, S) + np.einsum("ka,ab,kb->k", diff, P, diff)
+
+
+def _trace_diag(P, S, diff):
+    return (P * S).sum(axis=1) + (P * diff ** 2).sum(axis=1)
+
+
+def _trace_spherical(P, S, diff):
+    return P * S.sum(axis=1) + P * (diff ** 2).sum(axis=1)
+
+
+_VB = {
+    "full": (_wishart_full, _trace_full),
+    "tied": (_wishart_tied, _trace_tied),
+    "diag": (_wishart_diag, _trace_diag),
+    "spherical": (_wishart_spherical, _trace_spherical),
+}
+
+
+def _scaled(stats: SufficientStats, a: float) -> SufficientStats:
+    """``stats`` of rows whose weights are multiplied by ``a``."""
+    return SufficientStats(stats.nk * a, stats.means.copy(), stats.scatter * a,
+                           stats.log_likelihood * a, stats.weight * a, stats.n_samples,
+                           stats.worst_X, stats.worst_score)
+
+
+def _log_wishart_norm(dof, log_det_prec_chol, d):
+    # scikit-learn's, without the log(pi) term
+    return -(dof * log_det_prec_chol + dof * d * 0.5 * math.log(2.0)
+             + np.sum(gammaln(0.5 * (dof - np.arange(d)[:, None])), 0))
+
+
+class BayesianGaussianMixture(DensityMixin, BaseEstimator):
+    """Variational Bayesian estimation of a Gaussian mixture, on gaussmix's fast E-pass.
+
+    A drop-in for :class:`sklearn.mixture.BayesianGaussianMixture`: the same parameters,
+    defaults, fitted attributes and lower bound, for the ``"full"``, ``"tied"``, ``"diag"``
+    and ``"spherical"`` covariance types. In addition: ``sample_weight`` (an integer weight
+    acts like repeating the row, through the initialisation too), float32 input computed in
+    float32, memory maps and re-iterables of chunks fitted out of core, :meth:`partial_fit` by
+    stochastic variational inference, ``effective_n_components_``, and
+    :meth:`to_sklearn`/:meth:`from_sklearn`.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Upper bound on the number of components; the posterior prunes the superfluous ones.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    tol : float, default=1e-3
+        Convergence threshold on the change of the lower bound (a total, as in scikit-learn).
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every component's empirical covariance.
+    max_iter : int, default=100
+    n_init : int, default=1
+        Initialisations; the one with the highest lower bound is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
+    weight_concentration_prior_type : {"dirichlet_process", "dirichlet_distribution"}, \
+default="dirichlet_process"
+    weight_concentration_prior : float or None, default=None
+        ``gamma_0``; ``None`` means ``1 / n_components``.
+    mean_precision_prior : float or None, default=None
+        ``beta_0``; ``None`` means 1.
+    mean_prior : array-like of shape (n_features,) or None, default=None
+        ``m_0``; ``None`` means the (weighted) data mean.
+    degrees_of_freedom_prior : float or None, default=None
+        ``nu_0 > n_features - 1``; ``None`` means ``n_features``.
+    covariance_prior : float or array-like or None, default=None
+        ``W_0^-1``, in the covariance type's shape; ``None`` means the (weighted) data
+        covariance (``ddof=1``: divided by the total weight minus one).
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+    verbose : int, default=0
+    verbose_interval : int, default=10
+    chunk_size : int or None, default=None
+        Rows per chunk of the E-pass (``None``: from a memory budget).
+    learning_offset : float, default=10.0
+        ``tau >= 0`` of the step size ``rho_t = (t + tau) ** -kappa`` of :meth:`partial_fit`.
+    learning_decay : float, default=0.7
+        ``kappa`` in (0.5, 1] (Robbins-Monro conditions).
+    total_samples : float or None, default=None
+        ``N``, the (weighted) size of the data set :meth:`partial_fit` batches are drawn
+        from: a batch's statistics are scaled by ``N / batch weight``. ``None``: the total
+        weight of all batches seen so far (a data set that grows as it streams).
+    weight_threshold : float, default=0.01
+        Expected weight above which a component counts in ``effective_n_components_``.
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_ : ndarray
+        As in scikit-learn (``weights_`` the posterior expected weights).
+    weight_concentration_ : ndarray or tuple of two ndarrays
+    weight_concentration_prior_, mean_precision_prior_, mean_prior_, \
+degrees_of_freedom_prior_, covariance_prior_
+        The priors used.
+    mean_precision_, degrees_of_freedom_ : ndarray
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        The lower bound (ELBO, scikit-learn's constants) of the best fit.
+    lower_bounds_ : list of float
+        Its value at every iteration of the best fit.
+    effective_n_components_ : int
+        Components whose expected weight exceeds ``weight_threshold``.
+    n_features_in_ : int
+
+    See Also
+    --------
+    gaussmix.GaussianMixture : maximum-likelihood EM.
+
+    References
+    ----------
+    Bishop, C. M. (2006). Pattern Recognition and Machine Learning, ch. 10.2.
+    Blei, D. M., Jordan, M. I. (2006). Variational inference for Dirichlet process mixtures.
+    Hoffman, M. D., Blei, D. M., Wang, C., Paisley, J. (2013). Stochastic variational
+    inference. JMLR 14.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussmix import BayesianGaussianMixture
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(-4, 1, (200, 2)), rng.normal(4, 1, (200, 2))])
+    >>> bgm = BayesianGaussianMixture(n_components=5, random_state=0, max_iter=500).fit(X)
+    >>> bgm.effective_n_components_
+    2
+    """
+
+    _parameter_table = {
+        "n_components": [Interval(int, 1)],
+        "covariance_type": [Options(*_VB)],
+        "tol": [Interval(float, 0)],
+        "reg_covar": [Interval(float, 0)],
+        "max_iter": [Interval(int, 0)],
+        "n_init": [Interval(int, 1)],
+        "init_params": [Options(*INIT_PARAMS)],
+        "weight_concentration_prior_type": [Options(*_PRIOR_TYPES)],
+        "weight_concentration_prior": _POS_OR_NONE,
+        "mean_precision_prior": _POS_OR_NONE,
+        "mean_prior": [ArrayLike()],
+        "degrees_of_freedom_prior": [Kinds(None, label="None"), Interval(float)],
+        "covariance_prior": [ArrayLike(), Interval(float, 0, closed="neither")],
+        "random_state": [_RANDOM_STATE],
+        "warm_start": [Kinds(bool, np.bool_, label="a bool")],
+        "verbose": [Interval(int, 0), Kinds(bool, np.bool_, label="a bool")],
+        "verbose_interval": [Interval(int, 1)],
+        "chunk_size": [Kinds(None, label="None"), Interval(int, 1)],
+        "learning_offset": [Interval(float, 0)],
+        "learning_decay": [Interval(float, 0.5, 1, closed="right")],
+        "total_samples": _POS_OR_NONE,
+        "weight_threshold": [Interval(float, 0, 1)],
+    }
+
+    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
+                 max_iter=100, n_init=1, init_params="kmeans",
+                 weight_concentration_prior_type="dirichlet_process",
+                 weight_concentration_prior=None, mean_precision_prior=None, mean_prior=None,
+                 degrees_of_freedom_prior=None, covariance_prior=None, random_state=None,
+                 warm_start=False, verbose=0, verbose_interval=10, chunk_size=None,
+                 learning_offset=10.0, learning_decay=0.7, total_samples=None,
+                 weight_threshold=0.01):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.chunk_size = chunk_size
+        self.learning_offset = learning_offset
+        self.learning_decay = learning_decay
+        self.total_samples = total_samples
+        self.weight_threshold = weight_threshold
+
+    # ------------------------------------------------------------------ data
+    def _source(self, X, sample_weight, *, reset: bool):
+        """An :class:`ArraySource` (validated whole) or a :class:`ChunkSource` (out of core)."""
+        kind = data_kind(X)
+        if kind == "dask":
+            raise TypeError("BayesianGaussianMixture does not fit dask arrays yet; pass a "
+                            "numpy.memmap or a re-iterable of chunks for out-of-core fits.")
+        if kind in ("memmap", "chunks"):
+            array = isinstance(X, np.ndarray) and X.ndim == 2
+            d = X.shape[1] if array else 8
+            cs = self.chunk_size or auto_chunk_size(d, self.n_components,
+                                                    X.dtype.itemsize if array else 8)
+            return ChunkSource(X, sample_weight, cs,
+                               n_features=None if reset else self.n_features_in_)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                          ensure_min_samples=2 if reset else 1, reset=reset)
+        check_finite(X)
+        # not normalised: the weights' scale is the data's size, which the prior is weighed
+        # against (an integer weight must act exactly like repeated rows)
+        w = check_sample_weight(sample_weight, X.shape[0])
+        cs = self.chunk_size or auto_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize)
+        return ArraySource(X, w, cs)
+
+    def _scan(self, source, rng):
+        """Shift, dtype, size and the rows the initialisation uses (a coreset out of core)."""
+        if isinstance(source, ArraySource):
+            n_pos = int(np.count_nonzero(source.w))
+            if n_pos < self.n_components:
+                raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                                 f"{self.n_components}, n_samples = {n_pos} (rows of positive "
+                                 "weight).")
+            return {"shift": source.weighted_mean(), "dtype": source.dtype,
+                    "n_features": source.n_features, "init_source": source}
+        from ._outofcore import scan
+        info = scan(source, self.n_components, rng)
+        if info["n_positive"] < self.n_components:
+            raise ValueError(f"Expected n_samples >= n_components but got n_components = "
+                             f"{self.n_components}, n_samples = {info['n_positive']}.")
+        cs = self.chunk_size or auto_chunk_size(info["n_features"], self.n_components,
+                                                info["dtype"].itemsize)
+        info["init_source"] = coreset_source(info, cs)
+        self.n_features_in_ = info["n_features"]
+        self.__dict__.pop("feature_names_in_", None)
+        return info
+
+    def _moments(self, source, info) -> SufficientStats:
+        """One-component statistics of all rows: weighted mean and centred scatter."""
+        d = info["n_features"]
+        p = Params(np.ones(1), info["shift"][None].copy(), np.eye(d)[None], np.eye(d)[None])
+        return e_pass(source, p, covariance.get("full"), info["shift"], info["dtype"], 0)
+
+    # ------------------------------------------------------------------ priors
+    def _check_priors(self, source, info):
+        d = info["n_features"]
+        k = self.n_components
+        self.weight_concentration_prior_ = (1.0 / k if self.weight_concentration_prior is None
+                                            else float(self.weight_concentration_prior))
+        self.mean_precision_prior_ = (1.0 if self.mean_precision_prior is None
+                                      else float(self.mean_precision_prior))
+        mom = None
+        if self.mean_prior is None or self.covariance_prior is None:
+            mom = self._moments(source, info)
+        if self.mean_prior is None:
+            self.mean_prior_ = mom.means[0].copy()
+        else:
+            m = np.asarray(self.mean_prior, dtype=np.float64)
+            if m.shape != (d,):
+                raise ValueError(f"The parameter 'means' should have the shape of ({d},), but "
+                                 f"got {m.shape}")
+            self.mean_prior_ = m
+        if self.degrees_of_freedom_prior is None:
+            self.degrees_of_freedom_prior_ = float(d)
+        elif self.degrees_of_freedom_prior > d - 1.0:
+            self.degrees_of_freedom_prior_ = float(self.degrees_of_freedom_prior)
+        else:
+            raise ValueError("The parameter 'degrees_of_freedom_prior' should be greater than "
+                             f"{d - 1}, but got {self.degrees_of_freedom_prior:.3f}.")
+        ct = self.covariance_type
+        if self.covariance_prior is None:
+            if not mom.weight > 1:
+                raise ValueError("The default covariance_prior is the data covariance with "
+                                 "ddof=1, which needs a total sample weight above 1; got "
+                                 f"{mom.weight:g}. Pass covariance_prior.")
+            cov = mom.scatter[0] / (mom.weight - 1.0)
+            self.covariance_prior_ = {"full": cov, "tied": cov, "diag": np.diag(cov).copy(),
+                                      "spherical": float(np.diag(cov).mean())}[ct]
+        elif ct in ("full", "tied"):
+            c = np.asarray(self.covariance_prior, dtype=np.float64)
+            if c.shape != (d, d):
+                raise ValueError(f"The parameter '{ct} covariance_prior' should have the shape "
+                                 f"of ({d}, {d}), but got {c.shape}")
+            if not (np.allclose(c, c.T) and np.all(np.linalg.eigvalsh(c) > 0)):
+                raise ValueError(f"'{ct} covariance_prior' should be symmetric, "
+                                 "positive-definite")
+            self.covariance_prior_ = c
+        elif ct == "diag":
+            c = np.asarray(self.covariance_prior, dtype=np.float64)
+            if c.shape != (d,):
+                raise ValueError(f"The parameter 'diag covariance_prior' should have the shape "
+                                 f"of ({d},), but got {c.shape}")
+            if np.any(c <= 0):
+                raise ValueError("'diag covariance_prior' should be positive")
+            self.covariance_prior_ = c
+        else:
+            if not isinstance(self.covariance_prior, numbers.Real):
+                raise ValueError("'spherical covariance_prior' must be a positive float, got "
+                                 f"{self.covariance_prior!r}")
+            self.covariance_prior_ = float(self.covariance_prior)
+
+    def _prior(self):
+        return {"dof": self.degrees_of_freedom_prior_, "beta": self.mean_precision_prior_,
+                "mean": self.mean_prior_, "cov": np.asarray(self.covariance_prior_)}
+
+    # ------------------------------------------------------------------ M-step
+    def _m_step(self, stats: SufficientStats) -> dict:
+        """The conjugate update: posterior parameters from (weighted) statistics."""
+        nk, xk, S = _data_sums(stats)
+        wc0 = self.weight_concentration_prior_
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            wc = (1.0 + nk, wc0 + np.hstack((np.cumsum(nk[::-1])[-2::-1], 0)))
+        else:
+            wc = wc0 + nk
+        p = self._prior()
+        beta = p["beta"] + nk
+        means = (p["beta"] * p["mean"] + nk[:, None] * xk) / beta[:, None]
+        dof, cov = _VB[self.covariance_type][0](nk, xk, S, self.reg_covar, beta, p)
+        model = covariance.get(self.covariance_type)
+        prec_chol, bad = model.precision_cholesky(cov)
+        if bad:
+            raise ValueError(
+                "Fitting the mixture model failed because some components have ill-defined "
+                "empirical covariance (for instance caused by singleton or collapsed samples). "
+                "Try to decrease the number of components, increase reg_covar, or scale the "
+                "input data.")
+        return {"weight_concentration_": wc, "mean_precision_": beta, "means_": means,
+                "degrees_of_freedom_": dof, "covariances_": cov,
+                "precisions_cholesky_": prec_chol}
+
+    # ------------------------------------------------------------------ E-step pieces
+    def _log_weights(self, st) -> np.ndarray:
+        wc = st["weight_concentration_"]
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            ds = digamma(wc[0] + wc[1])
+            da, db = digamma(wc[0]), digamma(wc[1])
+            return da - ds + np.hstack((0, np.cumsum(db - ds)[:-1]))
+        return digamma(wc) - digamma(np.sum(wc))
+
+    def _constants(self, st, d: int) -> np.ndarray:
+        """``c_k`` of the module docstring: log rho = log N(x | m, (nu W)^-1) + c."""
+        dof = st["degrees_of_freedom_"]
+        log_lambda = d * np.log(2.0) + np.sum(digamma(0.5 * (dof - np.arange(d)[:, None])), 0)
+        c = (self._log_weights(st) - 0.5 * d * np.log(dof)
+             + 0.5 * (log_lambda - d / st["mean_precision_"]))
+        return np.broadcast_to(c, (self.n_components,)).astype(np.float64)
+
+    def _engine_params(self, st, d: int):
+        """Engine parameters whose weighted log-densities are ``log rho - max c``."""
+        c = self._constants(st, d)
+        c = c - c.max()
+        with np.errstate(under="ignore"):
+            w = np.exp(c)
+        return Params(w, st["means_"], st["covariances_"], st["precisions_cholesky_"]), c
+
+    def _entropy_term(self, stats: SufficientStats, st, c: np.ndarray, d: int) -> float:
+        """``sum_n w_n sum_k r log r`` from the statistics of the E-step under ``st``."""
+        model = covariance.get(self.covariance_type)
+        P = model.precisions(st["precisions_cholesky_"])
+        logdet = np.broadcast_to(model.log_det_cholesky(st["precisions_cholesky_"], d),
+                                 (self.n_components,))
+        # sqrt(nk) folds the nk of nk (xbar - m)^T P (xbar - m) into the difference
+        diff = np.sqrt(stats.nk)[:, None] * (stats.means - st["means_"])
+        quad = _VB[self.covariance_type][1](P, stats.scatter, diff)
+        nk = stats.nk
+        e = float(np.sum(nk * (c + logdet - 0.5 * d * _LOG_2PI)) - 0.5 * np.sum(quad))
+        return e - stats.log_likelihood
+
+    def _lower_bound(self, entropy_term: float, st, d: int) -> float:
+        model = covariance.get(self.covariance_type)
+        dof = st["degrees_of_freedom_"]
+        ldpc = (model.log_det_cholesky(st["precisions_cholesky_"], d) - 0.5 * d * np.log(dof))
+        if self.covariance_type == "tied":
+            log_wishart = self.n_components * float(np.sum(_log_wishart_norm(dof, ldpc, d)))
+        else:
+            log_wishart = np.sum(_log_wishart_norm(dof, ldpc, d))
+        wc = st["weight_concentration_"]
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            log_norm_weight = -np.sum(betaln(wc[0], wc[1]))
+        else:
+            log_norm_weight = gammaln(np.sum(wc)) - np.sum(gammaln(wc))
+        return float(-entropy_term - log_wishart - log_norm_weight
+                     - 0.5 * d * np.sum(np.log(st["mean_precision_"])))
+
+    # ------------------------------------------------------------------ fitting
+    def _init_stats(self, info, rng, init_resp=None) -> SufficientStats:
+        src = info["init_source"]
+        k = self.n_components
+        model = covariance.get(self.covariance_type)
+        shift, dtype = info["shift"], info["dtype"]
+        if init_resp is not None:
+            return stats_from_resp(src, np.asarray(init_resp, dtype=np.float64), model, shift,
+                                   np.float64)
+        X, w = src.X, src.w
+        ip = self.init_params
+        if ip == "kmeans":
+            _, labels = kmeans(np.asarray(X, dtype=dtype), k, w, rng)
+            return stats_from_labels(src, labels, k, model, shift, dtype)
+        if ip == "k-means++":
+            return _stats_from_points(X, w, kmeans_plusplus(np.asarray(X, dtype=dtype), k, w,
+                                                            rng), model)
+        if ip == "random_from_data":
+            return _stats_from_points(X, w, distinct_rows(np.asarray(X), w, k, rng), model)
+        resp = row_uniforms(np.asarray(X), w, k, rng)
+        resp /= resp.sum(axis=1)[:, None]
+        return stats_from_resp(src, resp, model, shift, dtype)
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the variational posterior by coordinate ascent.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), numpy.memmap or re-iterable of chunks
+            float32 input is computed in float32. A memory map or a re-iterable of 2-D
+            arrays (or ``(X, sample_weight)`` pairs) is read chunk by chunk on every
+            iteration; its initialisation is computed on a coreset built in the first pass.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights; an integer weight acts exactly like repeating the row (the
+            data's total weight is weighed against the prior, so weights are not rescaled).
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most likely component of each row (``fit(X).predict(X)``)."""
+        self._fit(X, sample_weight)
+        return self.predict(X)
+
+    def _fit(self, X, sample_weight, init_resp=None):
+        check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
+        rng = check_random_state(self.random_state)
+        source = self._source(X, sample_weight, reset=True)
+        info = self._scan(source, rng)
+        d = info["n_features"]
+        self._check_priors(source, info)
+        model = covariance.get(self.covariance_type)
+        shift, dtype = info["shift"], info["dtype"]
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        best = None
+        for init in range(n_init):
+            say(f"Initialization {init}", verbose=self.verbose, log=logger)
+            if do_init:
+                st = self._m_step(self._init_stats(info, rng, init_resp))
+                lower_bound = -np.inf
+            else:
+                st = self._state()
+                lower_bound = self.lower_bound_
+            lower_bounds = []
+            converged = False
+            n_iter = 0
+            for n_iter in range(1, self.max_iter + 1):
+                prev = lower_bound
+                params, c = self._engine_params(st, d)
+                stats = e_pass(source, params, model, shift, dtype, 0, reg_covar=self.reg_covar)
+                ent = self._entropy_term(stats, st, c, d)
+                st = self._m_step(stats)
+                lower_bound = self._lower_bound(ent, st, d)
+                lower_bounds.append(lower_bound)
+                if self.verbose and n_iter % self.verbose_interval == 0:
+                    say(f"  Iteration {n_iter}", verbose=self.verbose, log=logger)
+                if not math.isfinite(lower_bound):
+                    raise ValueError("The lower bound became non-finite. Scale the input data "
+                                     "or increase reg_covar.")
+                if abs(lower_bound - prev) < self.tol:
+                    converged = True
+                    break
+            if best is None or lower_bound > best[1] or best[1] == -np.inf:
+                best = (st, lower_bound, n_iter, lower_bounds, converged)
+        st, lower_bound, n_iter, lower_bounds, converged = best
+        if not converged and self.max_iter > 0:
+            warnings.warn("Best performing initialization did not converge. Try different init "
+                          "parameters, or increase max_iter, tol, or check for degenerate data.",
+                          ConvergenceWarning)
+        self._set_state(st)
+        self.converged_ = bool(converged)
+        self.n_iter_ = int(n_iter)
+        self.lower_bound_ = float(lower_bound)
+        self.lower_bounds_ = [float(v) for v in lower_bounds]
+        self.__dict__.pop("_svi", None)
+        return source
+
+    # scikit-learn's private two-step initialisation, kept under its names because
+    # scikit-learn's own test suite drives it (test_compare_covar_type)
+    def _check_parameters(self, X, sample_weight=None):
+        """Validate the parameters and set the priors from ``X`` (no fit)."""
+        check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
+        source = self._source(X, sample_weight, reset=True)
+        self._init_info = self._scan(source, check_random_state(self.random_state))
+        self._check_priors(source, self._init_info)
+
+    def _initialize_parameters(self, X, random_state):
+        """The posterior after the initial M-step (``_check_parameters`` first)."""
+        self._set_state(self._m_step(self._init_stats(self._init_info,
+                                                      check_random_state(random_state))))
+
+    # ------------------------------------------------------------------ SVI
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """One natural-gradient step of stochastic variational inference on a batch.
+
+        The batch's statistics, scaled by ``total_samples / batch weight``, give the
+        posterior ``lambda_hat``; the global parameters move to
+        ``(1 - rho_t) lambda + rho_t lambda_hat`` with ``rho_t = (t + learning_offset) **
+        -learning_decay`` (Hoffman et al. 2013). The first call initialises on its batch
+        (``init_params``) and sets the priors from it. ``lower_bound_`` is the batch's
+        estimate of the bound (its entropy term scaled like the statistics).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_batch, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_batch,), default=None
+
+        Returns
+        -------
+        self : BayesianGaussianMixture
+        """
+        check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
+        first = not hasattr(self, "_svi")
+        source = self._source(X, sample_weight, reset=first)
+        if not isinstance(source, ArraySource):
+            raise TypeError("partial_fit takes in-memory batches (arrays).")
+        d = source.n_features
+        bw = float(source.w.sum())
+        if not bw > 0:
+            raise ValueError("the batch's sample weights are all zero.")
+        model = covariance.get(self.covariance_type)
+        if first:
+            rng = check_random_state(self.random_state)
+            info = self._scan(source, rng)
+            self._check_priors(source, info)
+            seen = bw
+            n_total = self.total_samples or seen
+            stats = _scaled(self._init_stats(info, rng), n_total / bw)
+            self._svi = {"t": 0, "seen": seen, "stats": stats, "rng": rng}
+            st = self._m_step(stats)
+            self._set_state(st)
+            self.n_iter_ = 0
+            self.lower_bounds_ = []
+        svi = self._svi
+        if not first:
+            svi["seen"] += bw
+        n_total = self.total_samples or svi["seen"]
+        st = self._state()
+        shift = source.weighted_mean()
+        params, c = self._engine_params(st, d)
+        stats = e_pass(source, params, model, shift, source.dtype, 0, reg_covar=self.reg_covar)
+        scale = n_total / bw
+        ent = self._entropy_term(stats, st, c, d) * scale
+        rho = (svi["t"] + self.learning_offset) ** (-self.learning_decay)
+        svi["stats"] = _scaled(svi["stats"], 1.0 - rho).merge(_scaled(stats, rho * scale))
+        svi["t"] += 1
+        st = self._m_step(svi["stats"])
+        self._set_state(st)
+        self.lower_bound_ = self._lower_bound(ent, st, d)
+        self.lower_bounds_.append(self.lower_bound_)
+        self.n_iter_ += 1
+        self.converged_ = False
+        return self
+
+    # ------------------------------------------------------------------ state
+    _STATE = ("weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
+              "covariances_", "precisions_cholesky_")
+
+    def _state(self) -> dict:
+        return {a: getattr(self, a) for a in self._STATE}
+
+    def _set_state(self, st: dict) -> None:
+        for a in self._STATE:
+            setattr(self, a, st[a])
+        wc = self.weight_concentration_
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            s = wc[0] + wc[1]
+            tmp = wc[1] / s
+            w = wc[0] / s * np.hstack((1, np.cumprod(tmp[:-1])))
+            self.weights_ = w / np.sum(w)
+        else:
+            self.weights_ = wc / np.sum(wc)
+        self.precisions_ = covariance.get(self.covariance_type).precisions(
+            self.precisions_cholesky_)
+        self.effective_n_components_ = int(np.count_nonzero(self.weights_ > self.weight_threshold))
+
+    # ------------------------------------------------------------------ inference
+    def _weighted_log_prob(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                          reset=False)
+        check_finite(X)
+        d = X.shape[1]
+        params, c = self._engine_params(self._state(), d)
+        model = covariance.get(self.covariance_type)
+        lp = model.log_prob(X.astype(np.float64), params.means, params.prec_chol)
+        return lp + self._constants(self._state(), d)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Variational responsibilities (n_samples, n_components)."""
+        _, resp = logsumexp_rows(self._weighted_log_prob(X), out_resp=True)
+        return resp
+
+    def predict(self, X) -> np.ndarray:
+        """The component of highest responsibility for each row."""
+        return self._weighted_log_prob(X).argmax(axis=1)
+
+    def score_samples(self, X) -> np.ndarray:
+        """scikit-learn's ``score_samples``: log-sum-exp of the variational log-weights
+        and log-densities (not a normalised predictive density)."""
+        return logsumexp_rows(self._weighted_log_prob(X))
+
+    def score(self, X, y=None, sample_weight=None) -> float:
+        """Mean (weighted) of :meth:`score_samples`."""
+        s = self.score_samples(X)
+        return float(np.average(s, weights=sample_weight))
+
+    def sample(self, n_samples=1):
+        """Draw from the mixture with ``weights_``, ``means_`` and ``covariances_``
+        (as scikit-learn does): ``(X, y)``."""
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError("Invalid value for 'n_samples': %d . The sampling requires at "
+                             "least one sample." % n_samples)
+        return self.to_sklearn().sample(n_samples)
+
+    @property
+    def elbo_(self) -> float:
+        """The lower bound of the fit (``lower_bound_``)."""
+        check_is_fitted(self)
+        return self.lower_bound_
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "weights_")
+
+    # ------------------------------------------------------------------ conversion
+    _PRIORS = ("weight_concentration_prior_", "mean_precision_prior_", "mean_prior_",
+               "degrees_of_freedom_prior_", "covariance_prior_")
+    _FITTED = ("weights_", "precisions_", "converged_", "n_iter_", "lower_bound_",
+               "lower_bounds_", "n_features_in_")
+
+    def to_sklearn(self):
+        """An equivalent fitted :class:`sklearn.mixture.BayesianGaussianMixture`."""
+        from sklearn.mixture import BayesianGaussianMixture as SkBGM
+        check_is_fitted(self)
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k in SkBGM().get_params()}
+        sk = SkBGM(**params)
+        for a in self._STATE + self._PRIORS + self._FITTED:
+            if hasattr(self, a):
+                setattr(sk, a, copy.deepcopy(getattr(self, a)))
+        if hasattr(self, "feature_names_in_"):
+            sk.feature_names_in_ = self.feature_names_in_
+        return sk
+
+    @classmethod
+    def from_sklearn(cls, sk) -> "BayesianGaussianMixture":
+        """A gaussmix mixture with the parameters and fitted state of ``sk``."""
+        check_is_fitted(sk)
+        est = cls(**sk.get_params(deep=False))
+        for a in cls._STATE + cls._PRIORS + cls._FITTED:
+            if hasattr(sk, a):
+                setattr(est, a, copy.deepcopy(getattr(sk, a)))
+        if hasattr(sk, "feature_names_in_"):
+            est.feature_names_in_ = sk.feature_names_in_
+        est._set_state(est._state())
+        return est
