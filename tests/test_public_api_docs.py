@@ -497,3 +497,14 @@ def test_audit_catches_each_kind_of_problem():
     assert any("y not documented" in p for p in problems)
     assert any("'z', which is not in the signature" in p for p in problems)
     assert any("no Returns/Yields" in p for p in problems)
+
+
+def test_covariance_type_alias_names_the_builtins_and_stays_open():
+    """``CovarianceType`` spells the built-in names and admits any registered name (``str``)."""
+    import typing
+
+    from gaussmix import covariance
+    from gaussmix._typing import BuiltinCovarianceType, CovarianceType
+
+    assert set(typing.get_args(BuiltinCovarianceType)) == set(covariance.BUILTIN_NAMES)
+    assert str in typing.get_args(CovarianceType)
