@@ -2,9 +2,11 @@
 aliases the public signatures are annotated with."""
 from __future__ import annotations
 
-from typing import Literal, Union
+from collections.abc import Iterable
+from typing import Any, Literal, Union
 
 import numpy as np
+import numpy.typing as npt
 
 #: The covariance structures built into gaussmix.
 BuiltinCovarianceType = Literal["full", "tied", "diag", "spherical"]
@@ -14,6 +16,9 @@ BuiltinCovarianceType = Literal["full", "tied", "diag", "spherical"]
 CovarianceType = Union[BuiltinCovarianceType, str]
 #: A seed, a ``RandomState`` or ``None`` (scikit-learn's ``random_state``).
 RandomStateLike = Union[int, np.random.RandomState, None]
+#: What ``fit`` and inference accept: an array-like, a ``numpy.memmap``, a ``dask.array.Array``
+#: or a re-iterable of 2-D chunks (or of ``(X, sample_weight)`` pairs); see :mod:`gaussmix._data`.
+DataLike = Union[npt.ArrayLike, Iterable[Any]]
 InitParams = Literal["kmeans", "k-means++", "random", "random_from_data"]
 
 INIT_PARAMS: tuple[str, ...] = ("kmeans", "k-means++", "random", "random_from_data")
