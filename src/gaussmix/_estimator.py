@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import numbers
 import warnings
 from contextlib import contextmanager
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -20,7 +22,7 @@ from ._init import initial_params
 from ._params import EMResult, Params
 from ._passfit import check_enough_rows, coreset_source
 from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
-from ._typing import INIT_PARAMS
+from ._typing import INIT_PARAMS, CovarianceType, DataLike, InitParams, RandomStateLike
 from ._validation import (ArrayLike, Interval, Kinds, Options, check_finite, check_fit_range,
                           check_params, check_sample_weight)
 
@@ -54,8 +56,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Number of EM iterations per initialisation.
     n_init : int, default=1
         Number of initialisations; the best result is kept.
-    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default="kmeans"
-        How the responsibilities that start EM are chosen. All four honour sample weights.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data", "hc", "hc-EII", \
+            "hc-VARS", "hc-EII-VARS"}, default="kmeans"
+        How the responsibilities that start EM are chosen. All honour sample weights. ``"hc"``
+        is mclust's start: the cut at ``n_components`` of a model-based hierarchical
+        clustering (VVV criterion on SVD-transformed data; "-EII": Ward's criterion; "-VARS":
+        the raw variables), deterministic, on a subsample of 2000 rows for larger data
+        (:mod:`gaussmix._hc`).
     weights_init : array-like of shape (n_components,), default=None
         Initial weights (must be non-negative and sum to 1).
     means_init : array-like of shape (n_components, n_features), default=None
@@ -141,10 +148,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "coreset_size": [Kinds(None, label="None"), Interval(int, 1)],
     }
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
-                 means_init=None, precisions_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, chunk_size=None, coreset_size=None):
+    def __init__(self, n_components: int = 1, *, covariance_type: CovarianceType = "full",
+                 tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
+                 n_init: int = 1, init_params: InitParams = "kmeans",
+                 weights_init: npt.ArrayLike | None = None,
+                 means_init: npt.ArrayLike | None = None,
+                 precisions_init: npt.ArrayLike | None = None,
+                 random_state: RandomStateLike = None, warm_start: bool = False,
+                 verbose: int = 0, verbose_interval: int = 10, chunk_size: int | None = None,
+                 coreset_size: int | None = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -276,7 +288,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return build(data, size, n_clusters=k, sample_weight=w, random_state=rng)
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X, y=None, sample_weight=None, *, coreset_size="deprecated"):
+    def fit(self, X: DataLike, y: object = None, sample_weight: npt.ArrayLike | None = None, *,
+            coreset_size: int | None | str = "deprecated") -> GaussianMixture:
         """Estimate the parameters with EM.
 
         Parameters
@@ -300,6 +313,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         self : GaussianMixture
+            The fitted estimator.
         """
         if isinstance(coreset_size, str) and coreset_size == "deprecated":
             coreset_size = self.coreset_size
@@ -310,7 +324,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._fit(X, sample_weight, coreset_size)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
+    def fit_predict(self, X: DataLike, y: object = None,
+                    sample_weight: npt.ArrayLike | None = None) -> np.ndarray:
         """Fit, then return the most likely component of each row of ``X``.
 
         Accepts everything :meth:`fit` accepts and equals ``fit(X).predict(X)``.
@@ -321,6 +336,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             As in :meth:`fit`.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
+            As in :meth:`fit`.
 
         Returns
         -------
@@ -514,7 +530,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         source = self._inference_source(X)
         return self._gather(source, self._chunk_log_resp, (self.n_components,), source.dtype)
 
-    def score_samples(self, X):
+    def score_samples(self, X: DataLike) -> np.ndarray:
         """Log-density of each row under the mixture.
 
         A row so far from every component that its log-density is below float64's range
@@ -537,7 +553,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._gather(self._inference_source(X), lambda Xc, lp: self._log_norm(lp), (),
                             np.float64)
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X: DataLike, y: object = None,
+              sample_weight: npt.ArrayLike | None = None) -> float:
         """Weighted mean log-likelihood of ``X`` (higher is better).
 
         Parameters
@@ -555,7 +572,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         total, wsum, _ = self._total_log_likelihood(X, sample_weight)
         return total / wsum
 
-    def predict(self, X):
+    def predict(self, X: DataLike) -> np.ndarray:
         """Most likely component of each row.
 
         Parameters
@@ -572,7 +589,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return _dask_method(self, X, "predict")
         return self._gather(self._inference_source(X), self._labels, (), np.intp)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: DataLike) -> np.ndarray:
         """Posterior probability of each component for each row.
 
         Rows far from every component (log-densities below float64's range) get the limit of
@@ -594,8 +611,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return self._gather(source, lambda Xc, lp: np.exp(self._chunk_log_resp(Xc, lp)),
                             (self.n_components,), source.dtype)
 
-    def sample(self, n_samples=1):
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows from the fitted mixture.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to draw (at least 1).
 
         Returns
         -------
@@ -687,7 +709,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ) from None
         return total, wsum
 
-    def bic(self, X, sample_weight=None):
+    def bic(self, X: DataLike, sample_weight: npt.ArrayLike | None = None) -> float:
         """Bayesian information criterion ``-2 log L + p log n`` (lower is better).
 
         Parameters
@@ -703,7 +725,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         total, wsum = self._criterion_totals(X, sample_weight, "BIC")
         return _criteria.bic(total, wsum, self.n_parameters())
 
-    def aic(self, X, sample_weight=None):
+    def aic(self, X: DataLike, sample_weight: npt.ArrayLike | None = None) -> float:
         """Akaike information criterion ``-2 log L + 2 p`` (lower is better).
 
         Parameters
@@ -718,7 +740,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         total, _ = self._criterion_totals(X, sample_weight, "AIC")
         return _criteria.aic(total, self.n_parameters())
 
-    def icl(self, X, sample_weight=None):
+    def icl(self, X: DataLike, sample_weight: npt.ArrayLike | None = None) -> float:
         """Integrated completed likelihood, ``bic + 2 EN`` (lower is better).
 
         ``EN = -sum_i w_i sum_k z_ik log z_ik`` is the classification entropy of the
@@ -741,15 +763,24 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                              _criteria.classification_entropy(resp, w))
 
     # ------------------------------------------------------------------ interoperability
-    def save(self, path) -> None:
-        """Write the fitted model to ``path`` in the portable gaussmix format (see :mod:`gaussmix.io`)."""
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to ``path`` in the portable gaussmix format.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file, written atomically; read back with :func:`gaussmix.load`.
+        """
         from ._io import save
         save(self, path)
 
     @classmethod
-    def from_params(cls, weights, means, covariances, *, covariance_type="full",
-                    precisions_cholesky=None, feature_names_in=None, converged=True, n_iter=0,
-                    lower_bound=-np.inf, lower_bounds=(), **params) -> "GaussianMixture":
+    def from_params(cls, weights: npt.ArrayLike, means: npt.ArrayLike,
+                    covariances: npt.ArrayLike, *, covariance_type: CovarianceType = "full",
+                    precisions_cholesky: npt.ArrayLike | None = None,
+                    feature_names_in: npt.ArrayLike | None = None, converged: bool = True,
+                    n_iter: int = 0, lower_bound: float = -np.inf,
+                    lower_bounds: npt.ArrayLike = (), **params: object) -> GaussianMixture:
         """A fitted mixture with the given parameters, validated (no EM is run).
 
         Parameters
@@ -883,7 +914,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError(f"'features' repeats a feature: {list(features)}.")
         return idx
 
-    def marginal(self, features) -> "GaussianMixture":
+    def marginal(self, features: npt.ArrayLike) -> GaussianMixture:
         """The mixture of a subset of the features, as a new fitted :class:`GaussianMixture`.
 
         The marginal of a Gaussian mixture keeps the weights and takes the sub-vectors of the
@@ -920,7 +951,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             feature_names_in=None if names is None else names[idx], **params)
 
     @classmethod
-    def from_sklearn(cls, gm) -> "GaussianMixture":
+    def from_sklearn(cls, gm: object) -> GaussianMixture:
         """A fitted gaussmix model with the parameters of a fitted scikit-learn one.
 
         Parameters
@@ -945,11 +976,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             lower_bound=getattr(gm, "lower_bound_", -np.inf),
             lower_bounds=getattr(gm, "lower_bounds_", ()), **params)
 
-    def to_sklearn(self):
+    def to_sklearn(self) -> object:
         """A fitted :class:`sklearn.mixture.GaussianMixture` with this model's parameters.
 
         Only for scikit-learn's own covariance types; a model registered in
         :mod:`gaussmix.covariance` under another name raises a ``ValueError``.
+
+        Returns
+        -------
+        sklearn.mixture.GaussianMixture
+            Fitted, with the same weights, means, covariances, precisions and fit record.
         """
         from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
@@ -969,7 +1005,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 setattr(gm, attr, getattr(self, attr))
         return gm
 
-    def to_onnx(self, *, target_opset=None, options=None, dtype=np.float64):
+    def to_onnx(self, *, target_opset: int | dict | None = None, options: dict | None = None,
+                dtype: type = np.float64) -> object:
         """An ONNX model of this fitted mixture, through :meth:`to_sklearn` and skl2onnx.
 
         Needs the ``onnx`` extra (``pip install "gaussmix[onnx]"``).
@@ -997,7 +1034,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return to_onnx(self, target_opset=target_opset, options=options, dtype=dtype)
 
     # ------------------------------------------------------------------ online EM
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X: DataLike, y: object = None,
+                    sample_weight: npt.ArrayLike | None = None) -> GaussianMixture:
         """Update the model with one batch by stepwise (online) EM.
 
         Not exact: each call moves running sufficient statistics towards the batch's with step

@@ -1,4 +1,5 @@
-"""Initial parameters of EM: k-means, k-means++, random rows, random responsibilities.
+"""Initial parameters of EM: k-means, k-means++, random rows, random responsibilities, and
+model-based hierarchical clustering (``"hc"``, :mod:`gaussmix._hc`).
 
 Each ``init_params`` choice gives statistics (a hard assignment, chosen points, or soft random
 responsibilities) that one M-step turns into parameters, as scikit-learn does, with sample
@@ -12,7 +13,9 @@ import warnings
 
 import numpy as np
 
+from ._data import ArraySource
 from ._engine import m_step, params_from_precisions
+from ._hc import HC_INITS, HCTree, hc_tree
 from ._kernels import cholesky_lower
 from ._kmeans import kmeans, kmeans_plusplus
 from ._params import Params
@@ -37,6 +40,9 @@ def initial_params(source, k: int, model: CovarianceModel, init_params: str, rng
     elif init_params == "random_from_data":
         idx = distinct_rows(np.asarray(X), w, k, rng)
         stats = _stats_from_points(X, w, idx, model)
+    elif init_params in HC_INITS:
+        criterion, use = HC_INITS[init_params]
+        stats = hc_stats(hc_tree(X, w, criterion=criterion, use=use), k, model, shift, dtype)
     elif init_params == "random":
         resp = row_uniforms(np.asarray(X), w, k, rng).astype(dtype)
         resp /= resp.sum(axis=1)[:, None]
@@ -57,6 +63,17 @@ def initial_params(source, k: int, model: CovarianceModel, init_params: str, rng
             prec_chol = _repair_initial_covariances(params, stats, model, reg_covar, bad)
         params.prec_chol = prec_chol
     return params
+
+
+def hc_stats(tree: HCTree, k: int, model: CovarianceModel, shift: np.ndarray,
+             dtype) -> SufficientStats:
+    """Statistics of the cut of a hierarchical-clustering tree at ``k`` clusters.
+
+    They are computed on the agglomerated rows with their masses (all positive-weight rows, or
+    the subsample of a large input), as mclust's M-step on the subset; EM then runs on all rows.
+    """
+    source = ArraySource(tree.X, tree.w, max(256, tree.X.shape[0]))
+    return stats_from_labels(source, tree.labels(k), k, model, shift, dtype)
 
 
 def _repair_initial_covariances(params: Params, stats: SufficientStats, model: CovarianceModel,

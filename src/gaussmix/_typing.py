@@ -19,6 +19,11 @@ RandomStateLike = Union[int, np.random.RandomState, None]
 #: What ``fit`` and inference accept: an array-like, a ``numpy.memmap``, a ``dask.array.Array``
 #: or a re-iterable of 2-D chunks (or of ``(X, sample_weight)`` pairs); see :mod:`gaussmix._data`.
 DataLike = Union[npt.ArrayLike, Iterable[Any]]
-InitParams = Literal["kmeans", "k-means++", "random", "random_from_data"]
+InitParams = Literal["kmeans", "k-means++", "random", "random_from_data", "hc", "hc-EII",
+                     "hc-VARS", "hc-EII-VARS"]
 
-INIT_PARAMS: tuple[str, ...] = ("kmeans", "k-means++", "random", "random_from_data")
+#: ``"hc"`` and its variants: model-based hierarchical clustering (:mod:`gaussmix._hc`), with
+#: mclust's VVV criterion on SVD-transformed data, or Ward's (EII) criterion, or the raw
+#: variables ("VARS").
+INIT_PARAMS: tuple[str, ...] = ("kmeans", "k-means++", "random", "random_from_data", "hc",
+                                "hc-EII", "hc-VARS", "hc-EII-VARS")
