@@ -40,7 +40,7 @@ sum r x x^T)``, so the natural-gradient step of Hoffman et al. (2013),
 ``lambda <- (1 - rho_t) lambda + rho_t lambda_hat`` with ``lambda_hat`` the posterior from the
 batch's statistics scaled by ``N / |batch|``, is the same interpolation of running statistics
 (done with the centred merge of :class:`~gaussmix._stats.SufficientStats`) followed by the
-ordinary M-step. ``rho_t = (t + learning_offset) ** -learning_decay``.
+ordinary M-step. ``rho_t = (t + learning_offset) ** -learning_decay``, ``t = 1, 2, ...``.
 """
 from __future__ import annotations
 
@@ -681,9 +681,9 @@ degrees_of_freedom_prior_, covariance_prior_
         stats = e_pass(source, params, model, shift, source.dtype, 0, reg_covar=self.reg_covar)
         scale = n_total / bw
         ent = self._entropy_term(stats, st, c, d) * scale
+        svi["t"] += 1  # steps count from 1, so learning_offset=0 makes the first step whole
         rho = (svi["t"] + self.learning_offset) ** (-self.learning_decay)
         svi["stats"] = _scaled(svi["stats"], 1.0 - rho).merge(_scaled(stats, rho * scale))
-        svi["t"] += 1
         st = self._m_step(svi["stats"])
         self._set_state(st)
         self.lower_bound_ = self._lower_bound(ent, st, d)

@@ -1,0 +1,192 @@
+"""gaussmix.BayesianGaussianMixture against scikit-learn's, and what scikit-learn lacks."""
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import BayesianGaussianMixture as SkBGM
+
+from gaussmix import BayesianGaussianMixture
+
+COV = ["full", "tied", "diag", "spherical"]
+PRIORS = ["dirichlet_process", "dirichlet_distribution"]
+ATTRS = ["weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
+         "mean_precision_", "degrees_of_freedom_"]
+
+
+@pytest.fixture
+def data(rng):
+    X = np.vstack([rng.normal([0, 0, 0], 1.0, (150, 3)),
+                   rng.normal([5, 5, 0], 0.5, (100, 3)),
+                   rng.normal([0, 6, 6], 1.0, (80, 3))]) + 20.0
+    return X
+
+
+def _rel(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+
+
+@pytest.mark.parametrize("prior", PRIORS)
+@pytest.mark.parametrize("cov", COV)
+def test_matches_sklearn_from_same_initialisation(data, cov, prior):
+    # scikit-learn's init_params="random" with an int seed draws exactly these responsibilities
+    k, seed = 6, 7
+    resp = np.random.RandomState(seed).uniform(size=(len(data), k))
+    resp /= resp.sum(axis=1)[:, None]
+    kw = dict(n_components=k, covariance_type=cov, weight_concentration_prior_type=prior,
+              max_iter=25, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = SkBGM(init_params="random", random_state=seed, **kw).fit(data)
+        ours = BayesianGaussianMixture(**kw)
+        ours._fit(data, None, init_resp=resp)
+    ref = np.ravel(np.asarray(sk.lower_bounds_, dtype=float))  # tied: shape-(1,) arrays
+    got = np.asarray(ours.lower_bounds_)
+    assert got.shape == ref.shape
+    assert np.max(np.abs(got - ref) / np.abs(ref)) <= 1e-9
+    for a in ATTRS:
+        assert _rel(getattr(ours, a), getattr(sk, a)) <= 1e-10, a
+    for a, b in zip(np.atleast_2d(ours.weight_concentration_),
+                    np.atleast_2d(sk.weight_concentration_)):
+        assert _rel(a, b) <= 1e-10
+    # inference on the same posterior equals scikit-learn's
+    conv = ours.to_sklearn()
+    np.testing.assert_allclose(ours.score_samples(data), sk.score_samples(data), rtol=1e-9)
+    np.testing.assert_allclose(ours.predict_proba(data), conv.predict_proba(data), atol=1e-10)
+    np.testing.assert_array_equal(ours.predict(data), sk.predict(data))
+
+
+@pytest.mark.parametrize("cov", COV)
+def test_lower_bound_monotone(data, cov):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        m = BayesianGaussianMixture(n_components=6, covariance_type=cov, reg_covar=0.0,
+                                    max_iter=60, tol=0.0, init_params="random",
+                                    random_state=0).fit(data)
+    lb = np.asarray(m.lower_bounds_)
+    assert np.all(np.diff(lb) >= -1e-9 * np.abs(lb[1:]))
+
+
+@pytest.mark.parametrize("init", ["kmeans", "random", "k-means++", "random_from_data"])
+@pytest.mark.parametrize("cov", ["full", "diag"])
+def test_integer_weights_equal_repeated_rows(data, rng, init, cov):
+    w = rng.integers(0, 4, len(data))
+    w[:3] = 1  # keep some rows
+    rep = np.repeat(data, w, axis=0)
+    kw = dict(n_components=4, covariance_type=cov, init_params=init, random_state=3,
+              max_iter=30, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = BayesianGaussianMixture(**kw).fit(data, sample_weight=w)
+        b = BayesianGaussianMixture(**kw).fit(rep)
+    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=1e-9)
+    for attr in ATTRS + ["covariance_prior_", "mean_prior_"]:
+        np.testing.assert_allclose(getattr(a, attr), getattr(b, attr), rtol=1e-8, atol=1e-10)
+
+
+def test_float32_computes_close_to_float64(data):
+    kw = dict(n_components=3, random_state=0, max_iter=200)
+    a = BayesianGaussianMixture(**kw).fit(data)
+    b = BayesianGaussianMixture(**kw).fit(data.astype(np.float32))
+    assert b.converged_
+    np.testing.assert_allclose(np.sort(b.means_, axis=0), np.sort(a.means_, axis=0), atol=1e-3)
+    np.testing.assert_allclose(b.lower_bound_, a.lower_bound_, rtol=1e-5)
+
+
+def test_out_of_core_iteration_equals_in_memory(data, tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, data)
+    mm = np.load(path, mmap_mode="r")
+    kw = dict(n_components=4, random_state=0, max_iter=5, tol=0.0, warm_start=True,
+              chunk_size=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start = BayesianGaussianMixture(**kw).fit(data)
+        a, b = (BayesianGaussianMixture(**kw), BayesianGaussianMixture(**kw))
+        for m in (a, b):
+            m.__dict__.update({k: v for k, v in start.__dict__.items() if k.endswith("_")})
+        a.fit(data)
+        b.fit(mm)                                      # memory map, 50-row chunks
+    np.testing.assert_allclose(b.lower_bounds_, a.lower_bounds_, rtol=1e-11)
+    for attr in ATTRS:
+        np.testing.assert_allclose(getattr(b, attr), getattr(a, attr), rtol=1e-9, atol=1e-12)
+    c = BayesianGaussianMixture(**{**kw, "warm_start": False, "max_iter": 500, "tol": 1e-3}).fit(
+        [data[:100], data[100:]])                      # a re-iterable of chunks, own init
+    assert c.converged_ and c.effective_n_components_ == 3
+
+
+def test_svi_full_step_is_one_batch_iteration(data):
+    kw = dict(n_components=4, random_state=2, init_params="random")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        batch = BayesianGaussianMixture(max_iter=1, **kw).fit(data)
+    svi = BayesianGaussianMixture(learning_offset=0.0, learning_decay=1.0, **kw)
+    svi.partial_fit(data)  # rho_1 = 1: the step replaces the posterior by the batch's
+    for attr in ATTRS:
+        np.testing.assert_allclose(getattr(svi, attr), getattr(batch, attr), rtol=1e-10)
+    np.testing.assert_allclose(svi.lower_bound_, batch.lower_bound_, rtol=1e-10)
+
+
+def test_svi_recovers_the_batch_posterior(rng):
+    centres = np.array([[-6.0, 0.0], [0.0, 6.0], [6.0, 0.0]])
+    lab = rng.integers(0, 3, 30000)
+    X = centres[lab] + rng.normal(size=(30000, 2))
+    m = BayesianGaussianMixture(n_components=3, total_samples=len(X), random_state=0,
+                                learning_offset=5.0, learning_decay=0.6)
+    for epoch in range(3):
+        for s in range(0, len(X), 1000):
+            m.partial_fit(X[s:s + 1000])
+    batch = BayesianGaussianMixture(n_components=3, random_state=0).fit(X)
+    order = np.argsort(m.means_[:, 0] + 0.01 * m.means_[:, 1])
+    ref = np.argsort(batch.means_[:, 0] + 0.01 * batch.means_[:, 1])
+    np.testing.assert_allclose(m.means_[order], centres, atol=0.1)
+    np.testing.assert_allclose(m.means_[order], batch.means_[ref], atol=0.05)
+    np.testing.assert_allclose(m.weights_[order], batch.weights_[ref], atol=0.01)
+    np.testing.assert_allclose(m.covariances_[order], batch.covariances_[ref], atol=0.05)
+    assert m.n_iter_ == 90 and len(m.lower_bounds_) == 90
+
+
+def test_effective_components_and_summaries(data):
+    m = BayesianGaussianMixture(n_components=8, random_state=0, max_iter=500,
+                                weight_concentration_prior=1e-3).fit(data)
+    assert m.effective_n_components_ == 3
+    assert m.elbo_ == m.lower_bound_
+    s = m.score_samples(data)
+    np.testing.assert_allclose(s, logsumexp(m._weighted_log_prob(data), axis=1))
+    assert m.score(data) == pytest.approx(s.mean())
+    np.testing.assert_array_equal(m.fit_predict(data), m.predict(data))
+
+
+def test_sklearn_round_trip(data):
+    m = BayesianGaussianMixture(n_components=4, covariance_type="diag", random_state=0,
+                                max_iter=300).fit(data)
+    sk = m.to_sklearn()
+    assert isinstance(sk, SkBGM)
+    np.testing.assert_allclose(sk.score_samples(data), m.score_samples(data), rtol=1e-12)
+    back = BayesianGaussianMixture.from_sklearn(sk)
+    for attr in ATTRS + ["lower_bound_", "n_iter_"]:
+        np.testing.assert_array_equal(getattr(back, attr), getattr(m, attr))
+    X2, _ = back.sample(5)
+    assert X2.shape == (5, 3)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"learning_decay": 0.4}, "learning_decay"),
+    ({"covariance_type": "VVV"}, "covariance_type"),
+    ({"weight_concentration_prior": -1.0}, "weight_concentration_prior"),
+    ({"covariance_prior": np.eye(2)}, "full covariance_prior"),
+    ({"mean_prior": [0.0, 1.0]}, "shape"),
+])
+def test_bad_parameters_named(data, params, match):
+    with pytest.raises(ValueError, match=match):
+        BayesianGaussianMixture(n_components=2, **params).fit(data)
+
+
+def test_zero_weights_and_dask_refused(data):
+    with pytest.raises(ValueError, match="weight"):
+        BayesianGaussianMixture(n_components=2).fit(data, sample_weight=np.zeros(len(data)))
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(TypeError, match="dask"):
+        BayesianGaussianMixture(n_components=2).fit(da.from_array(data, chunks=100))
