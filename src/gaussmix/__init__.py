@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 from typing import Any
 
 from . import coreset, covariance
+from ._bootstrap import BootstrapLRTResult, BootstrapResult, bootstrap, bootstrap_lrt
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._bayesian import BayesianGaussianMixture
@@ -38,6 +39,10 @@ __all__ = [
     "DegenerateComponentWarning",
     "ModelFileError",
     "select",
+    "bootstrap_lrt",
+    "bootstrap",
+    "BootstrapLRTResult",
+    "BootstrapResult",
     "condition",
     "conditional_sample",
     "map_adapt",
