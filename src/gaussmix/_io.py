@@ -46,13 +46,18 @@ import hashlib
 import io
 import json
 import math
+import os
 import zipfile
 import zlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import covariance
 from ._atomic import atomic_write
+
+if TYPE_CHECKING:  # the estimator imports this module: annotations name it through the package
+    import gaussmix
 
 FORMAT = "gaussmix-model"
 FORMAT_VERSION = 1
@@ -305,7 +310,7 @@ SCHEMA = _Object({
     "format_version": _Int(FORMAT_VERSION, FORMAT_VERSION),
     "library_version": _Str(),
     "estimator": _Str(lambda: _ESTIMATORS),
-    "covariance_type": _Str(covariance.names),
+    "covariance_type": _Str(lambda: covariance.names(aliases=True)),
     "n_components": _Int(1),
     "n_features": _Int(1),
     # values only need to be JSON scalars here: the estimator's own parameter table judges them
@@ -537,8 +542,18 @@ def _validate_init(path, init, meta) -> None:
             _fail(path, str(exc))
 
 
-def load(path):
+def load(path: str | os.PathLike) -> gaussmix.GaussianMixture:
     """Load a model written by :meth:`GaussianMixture.save`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model file.
+
+    Returns
+    -------
+    GaussianMixture
+        The fitted model, with its covariance type, constructor parameters and feature names.
 
     Raises
     ------

@@ -36,12 +36,18 @@ spherical variance the mean over features of the diagonal update.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import covariance
 from ._stats import SufficientStats, chunk_stats
 from ._validation import Interval, Kinds, check_finite, check_params, check_sample_weight
+
+if TYPE_CHECKING:  # the estimator is imported lazily here: annotations name it through the package
+    import gaussmix
 
 __all__ = ["map_adapt"]
 
@@ -115,7 +121,9 @@ def _outer(v: np.ndarray, full: bool) -> np.ndarray:
     return v[:, :, None] * v[:, None, :] if full else v * v
 
 
-def map_adapt(ubm, X, *, relevance_factor=16.0, params="m", sample_weight=None, n_iter=1):
+def map_adapt(ubm: object, X: npt.ArrayLike, *, relevance_factor: float = 16.0, params: str = "m",
+              sample_weight: npt.ArrayLike | None = None,
+              n_iter: int = 1) -> gaussmix.GaussianMixture:
     """A new mixture MAP-adapted from a background model to the rows ``X``.
 
     The adaptation of Reynolds, Quatieri & Dunn (2000): each component moves towards the data it

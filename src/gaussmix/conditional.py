@@ -19,6 +19,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.linalg import cho_solve, solve_triangular
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
@@ -27,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import covariance
 from ._estimator import GaussianMixture
 from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
+from ._typing import CovarianceType, InitParams, RandomStateLike
 
 __all__ = ["ConditionalMixture", "condition", "conditional_sample", "GaussianMixtureRegressor"]
 
@@ -85,14 +87,25 @@ class ConditionalMixture:
 
     @property
     def n_targets(self) -> int:
+        """Number of target features (the last axis of ``means``)."""
         return self.means.shape[2]
 
     def mean(self) -> np.ndarray:
-        """Conditional mean ``E[x_t | x_g]`` (the GMR prediction), shape (n, n_targets)."""
+        """Conditional mean ``E[x_t | x_g]`` (the GMR prediction).
+
+        Returns
+        -------
+        ndarray of shape (n, n_targets)
+        """
         return np.einsum("nk,nkt->nt", self.weights, self.means)
 
     def covariance(self) -> np.ndarray:
-        """Conditional covariance ``Cov[x_t | x_g]`` (law of total covariance), shape (n, t, t)."""
+        """Conditional covariance ``Cov[x_t | x_g]`` (law of total covariance).
+
+        Returns
+        -------
+        ndarray of shape (n, n_targets, n_targets)
+        """
         # centred: sum_k w_k (S_k + (mu_k - m)(mu_k - m)^T), not E[x x^T] - m m^T, which
         # cancels catastrophically once |m| is large against the spread (and overflows first);
         # components without weight are left out, so their far means cannot give 0 * inf
@@ -101,12 +114,13 @@ class ConditionalMixture:
         return (np.einsum("nk,kst->nst", self.weights, self.covariances)
                 + np.einsum("nk,nks,nkt->nst", self.weights, dev, dev))
 
-    def log_prob(self, Y) -> np.ndarray:
+    def log_prob(self, Y: npt.ArrayLike) -> np.ndarray:
         """``log p(y_i | x_g,i)`` for one target row per conditioning row.
 
         Parameters
         ----------
         Y : array-like of shape (n, n_targets)
+            One target row per conditioning row (1-D when there is one target).
 
         Returns
         -------
@@ -129,7 +143,7 @@ class ConditionalMixture:
             lp += np.log(self.weights)
         return logsumexp_rows(lp)
 
-    def sample(self, n_samples: int = 1, random_state=None) -> np.ndarray:
+    def sample(self, n_samples: int = 1, random_state: RandomStateLike = None) -> np.ndarray:
         """Draw from the conditional mixture of every conditioning row.
 
         Parameters
@@ -137,6 +151,7 @@ class ConditionalMixture:
         n_samples : int, default=1
             Draws per conditioning row.
         random_state : int, RandomState instance or None, default=None
+            Seed or generator of the draws.
 
         Returns
         -------
@@ -161,6 +176,16 @@ class ConditionalMixture:
         """The conditional distribution of row ``i`` as a fitted full-covariance GaussianMixture.
 
         Built with :meth:`GaussianMixture.from_params` (no EM history: ``n_iter_ == 0``).
+
+        Parameters
+        ----------
+        i : int, default=0
+            Index of the conditioning row.
+
+        Returns
+        -------
+        GaussianMixture
+            Fitted, with ``n_targets`` features.
         """
         try:
             return GaussianMixture.from_params(self.weights[i], self.means[i], self.covariances,
@@ -178,7 +203,8 @@ def _check_mixture(gm):
             covariance.get(gm.covariance_type))
 
 
-def condition(gm, X_given, given, targets=None) -> ConditionalMixture:
+def condition(gm: object, X_given: npt.ArrayLike, given: npt.ArrayLike,
+              targets: npt.ArrayLike | None = None) -> ConditionalMixture:
     """Condition a fitted Gaussian mixture on the values of some of its features.
 
     Parameters
@@ -279,11 +305,19 @@ def condition(gm, X_given, given, targets=None) -> ConditionalMixture:
     return ConditionalMixture(cw, cmeans, ccov, log_ev, g, t)
 
 
-def conditional_sample(gm, X_given, given, n_samples: int = 1, *, targets=None,
-                       random_state=None) -> np.ndarray:
+def conditional_sample(gm: object, X_given: npt.ArrayLike, given: npt.ArrayLike,
+                       n_samples: int = 1, *, targets: npt.ArrayLike | None = None,
+                       random_state: RandomStateLike = None) -> np.ndarray:
     """Draw target features from ``p(x_t | x_g)`` for each conditioning row.
 
-    Parameters are those of :func:`condition` and :meth:`ConditionalMixture.sample`.
+    Parameters
+    ----------
+    gm, X_given, given, targets
+        As in :func:`condition`.
+    n_samples : int, default=1
+        Draws per conditioning row.
+    random_state : int, RandomState instance or None, default=None
+        Seed or generator of the draws.
 
     Returns
     -------
@@ -304,6 +338,7 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     n_components : int, default=5
+        Number of components of the joint mixture.
     covariance_type : str, default="full"
         Any registered covariance model (see :mod:`gaussmix.covariance`). Models with
         cross-covariances between inputs and targets ("full", "tied") are needed for the
@@ -339,8 +374,10 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
     (4,)
     """
 
-    def __init__(self, n_components=5, *, covariance_type="full", n_init=1, tol=1e-3,
-                 reg_covar=1e-6, max_iter=100, init_params="kmeans", random_state=None):
+    def __init__(self, n_components: int = 5, *, covariance_type: CovarianceType = "full",
+                 n_init: int = 1, tol: float = 1e-3, reg_covar: float = 1e-6,
+                 max_iter: int = 100, init_params: InitParams = "kmeans",
+                 random_state: RandomStateLike = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.n_init = n_init
@@ -355,12 +392,23 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         return tags
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the joint mixture of ``X`` (n_samples, n_features) and ``y`` (n_samples,) or (n_samples, n_targets).
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike,
+            sample_weight: npt.ArrayLike | None = None) -> GaussianMixtureRegressor:
+        """Fit the joint mixture of ``X`` and ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights of the joint fit.
 
         Returns
         -------
         self : GaussianMixtureRegressor
+            The fitted regressor.
         """
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True,
                              dtype=np.float64, ensure_min_samples=2)
@@ -375,16 +423,35 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
         self.n_iter_ = self.mixture_.n_iter_
         return self
 
-    def condition(self, X) -> ConditionalMixture:
-        """The conditional mixture ``p(y | x)`` of every row of ``X`` (n_samples, n_features)."""
+    def condition(self, X: npt.ArrayLike) -> ConditionalMixture:
+        """The conditional mixture ``p(y | x)`` of every row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        ConditionalMixture
+            One conditional mixture over the targets per row of ``X``.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         d = self.n_features_in_
         return condition(self.mixture_, X, given=np.arange(d),
                          targets=np.arange(d, d + self.n_targets_))
 
-    def predict(self, X, return_std=False):
+    def predict(self, X: npt.ArrayLike,
+                return_std: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         """Conditional mean ``E[y | x]``; with ``return_std``, also the conditional std.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+        return_std : bool, default=False
+            Also return the conditional standard deviation of each target.
 
         Returns
         -------
@@ -400,7 +467,23 @@ class GaussianMixtureRegressor(RegressorMixin, BaseEstimator):
         std = np.sqrt(np.maximum(np.diagonal(cm.covariance(), axis1=1, axis2=2), 0.0))
         return mean, (std[:, 0] if self._y_1d else std)
 
-    def sample_y(self, X, n_samples=1, random_state=None):
-        """Draws from ``p(y | x)``: shape (n_samples_X, n_samples), or (..., n_targets) for 2-D y."""
+    def sample_y(self, X: npt.ArrayLike, n_samples: int = 1,
+                 random_state: RandomStateLike = None) -> np.ndarray:
+        """Draws from the conditional distribution ``p(y | x)`` of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples_X, n_features)
+            Inputs.
+        n_samples : int, default=1
+            Draws per row of ``X``.
+        random_state : int, RandomState instance or None, default=None
+            Seed or generator of the draws.
+
+        Returns
+        -------
+        ndarray of shape (n_samples_X, n_samples) or (n_samples_X, n_samples, n_targets)
+            The second form when the model was fitted on a 2-D ``y``.
+        """
         out = self.condition(X).sample(n_samples, random_state)
         return out[:, :, 0] if self._y_1d else out
