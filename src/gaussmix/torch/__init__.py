@@ -8,6 +8,8 @@
   feature network (Variani, McDermott and Heigold, ICASSP 2015).
 - :func:`segment_deep`: unsupervised image segmentation with a U-Net trained on the
   likelihood of a Gaussian mixture (Schwab, Mayr and Haltmeier, 2024).
+- :class:`DeepGMMSegmenter`: the same network trained once on a set of unlabelled images,
+  segmenting new images by forward passes.
 
 Only this subpackage imports torch; the rest of gaussmix works without it.
 """
@@ -23,6 +25,7 @@ from ._gradient import fit_gradient
 from ._kernels import component_log_prob, mixture_log_prob, weighted_mstep
 from ._mixture import GaussianMixture
 from ._segmentation import UNet, segment_deep
+from ._segmenter import DeepGMMSegmenter
 
 __all__ = [
     "GaussianMixture",
@@ -30,6 +33,7 @@ __all__ = [
     "GMMClassifierHead",
     "DeepGMMClassifier",
     "segment_deep",
+    "DeepGMMSegmenter",
     "UNet",
     "weighted_mstep",
     "mixture_log_prob",
