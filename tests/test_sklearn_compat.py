@@ -14,7 +14,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from gaussmix import (GaussianMixture, GaussianMixtureOutlierDetector, GaussianMixtureRegressor,
                       GaussianMixtureSelector, coreset, covariance, load)
 from gaussmix._kmeans import kmeans, kmeans_plusplus
-from gaussmix._sampling import canonical_order, distinct_rows, inverse_cdf, row_uniforms
+from gaussmix import _sampling
+from gaussmix._sampling import (CanonicalIndex, blocked_inverse_cdf, canonical_order, distinct_rows,
+                                inverse_cdf, row_uniforms)
 
 INITS = ("kmeans", "k-means++", "random", "random_from_data")
 
@@ -66,8 +68,16 @@ def test_weighted_fit_equals_repeated_rows_in_any_order(init, cov):
     np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=1e-7, atol=1e-9)
 
 
+@pytest.fixture(params=["sorted", "bucketed"])
+def draw_mode(request, monkeypatch):
+    """Canonical draws on small data sort all rows; on large data they go bucket by bucket."""
+    if request.param == "bucketed":
+        monkeypatch.setattr(_sampling, "_SMALL", 8)
+    return request.param
+
+
 @pytest.mark.parametrize("sample_size", [None, 30])
-def test_kmeans_draws_do_not_depend_on_row_order(sample_size):
+def test_kmeans_draws_do_not_depend_on_row_order(sample_size, draw_mode):
     X, Xw, w, Xr = _weighted_and_repeated(5, n=60)
     Ca, _ = kmeans(Xw, 3, w, np.random.RandomState(0), sample_size=sample_size)
     Cb, _ = kmeans(Xr, 3, np.ones(len(Xr)), np.random.RandomState(0), sample_size=sample_size)
@@ -103,6 +113,54 @@ def test_integer_weight_covers_the_repeated_rows_interval(rng):
     u = rng.uniform(size=500)
     rep = np.repeat(np.arange(4), w)
     np.testing.assert_array_equal(inverse_cdf(w, u), rep[inverse_cdf(np.ones(len(rep)), u)])
+
+
+def test_blocked_inverse_cdf_equals_one_cumulative_sum(rng):
+    # integer masses: every partial sum is exact, so the two-level draw must match exactly
+    p = rng.integers(0, 5, size=10_000).astype(float)
+    p[:300] = 0.0
+    p[-500:] = 0.0
+    u = np.concatenate([rng.uniform(size=3000), [0.0, np.nextafter(1.0, 0.0)]])
+    np.testing.assert_array_equal(blocked_inverse_cdf(p, u, block=64), inverse_cdf(p, u))
+    assert blocked_inverse_cdf(p, 0.5, block=64).shape == ()
+    assert np.all(p[blocked_inverse_cdf(p, u, block=64)] > 0)
+
+
+@pytest.mark.parametrize("n", [50, 5000])
+def test_canonical_draw_equals_inverse_cdf_in_canonical_order(rng, n, draw_mode):
+    X = rng.integers(0, 40, size=(n, 2)).astype(float)  # many identical rows
+    p = rng.integers(0, 4, size=n).astype(float)
+    p[0] = 1.0
+    u = np.sort(rng.uniform(size=400))
+    index = CanonicalIndex(X)
+    order = canonical_order(X)
+    got = index.draw(p, u)
+    ref = order[inverse_cdf(p[order], u)]
+    # identical rows may be visited in either order: compare the rows drawn
+    np.testing.assert_array_equal(X[got], X[ref])
+    assert np.all(p[got] > 0)
+    # ascending uniforms walk the canonical order (of distinct rows)
+    rank = np.empty(n, dtype=int)
+    rank[order] = _sampling.row_groups(X, order)
+    assert np.all(np.diff(rank[got]) >= 0)
+    # a shuffled copy draws the same rows
+    perm = rng.permutation(n)
+    np.testing.assert_array_equal(X[perm][CanonicalIndex(X[perm]).draw(p[perm], u)], X[got])
+
+
+def test_canonical_order_breaks_key_ties_by_value(rng, monkeypatch):
+    # every row gets the same key: the order falls back to the rows' values
+    monkeypatch.setattr(_sampling, "_row_keys", lambda X: np.zeros(len(X)))
+    X = rng.integers(0, 3, size=(60, 3)).astype(float)
+    order = canonical_order(X)
+    np.testing.assert_array_equal(X[order], X[np.lexsort(X.T[::-1])])
+    perm = rng.permutation(len(X))
+    np.testing.assert_array_equal(X[perm][canonical_order(X[perm])], X[order])
+
+
+def test_signed_zeros_key_alike():
+    index = CanonicalIndex(np.array([[0.0, 1.0], [-0.0, 1.0]]))
+    assert index.key[0] == index.key[1]
 
 
 def test_canonical_order_depends_only_on_the_rows(rng):

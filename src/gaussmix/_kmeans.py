@@ -1,10 +1,11 @@
 """Weighted k-means (k-means++ seeding and Lloyd iterations) used to initialise EM.
 
-Random choices are made by inverse-CDF sampling (:func:`gaussmix._sampling.inverse_cdf`) on
-cumulative *weighted* quantities with one uniform draw each, walking the rows in their canonical
-order (:func:`gaussmix._sampling.canonical_order`), so an integer weight selects exactly like
-duplicated rows, a zero weight like an absent row, and shuffling the rows changes nothing: the
-initialisation inherits the weight invariances of the fit.
+Random choices are made by inverse-CDF sampling (:mod:`gaussmix._sampling`) on cumulative
+*weighted* quantities with one uniform draw each, walking the rows in their canonical order
+(:class:`gaussmix._sampling.CanonicalIndex`, which sorts only the buckets a draw lands in), so
+an integer weight selects exactly like duplicated rows, a zero weight like an absent row, and
+shuffling the rows changes nothing: the initialisation inherits the weight invariances of the
+fit.
 """
 from __future__ import annotations
 
@@ -12,66 +13,77 @@ import threading
 
 import numpy as np
 
-from ._sampling import canonical_order, inverse_cdf
+from ._sampling import CanonicalIndex, inverse_cdf
 
 _BLOCK = 65536
 
 
 def _sq_dist(X: np.ndarray, C: np.ndarray, x_sq: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances (n, m) between rows of ``X`` and ``C``, clipped at zero."""
-    d = x_sq[:, None] - 2.0 * (X @ C.T) + np.einsum("md,md->m", C, C)[None, :]
+    """Squared Euclidean distances (n, m) float64 between rows of ``X`` and ``C``, clipped at 0."""
+    d = np.matmul(X, C.T.astype(X.dtype)).astype(np.float64, copy=False)
+    d *= -2.0
+    d += x_sq[:, None]
+    d += np.einsum("md,md->m", C, C, dtype=np.float64)[None, :]
     np.maximum(d, 0.0, out=d)
     return d
 
 
 def stratified_sample(w: np.ndarray | None, n: int, m: int, rng,
-                      order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      index: CanonicalIndex | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``m`` stratified draws of rows by weight, one uniform per stratum: (rows, counts).
 
     Inverse CDF of the cumulative weights (``w=None``: all weights equal) at ``(i + u_i) / m``,
     so a zero weight never draws a row and an integer weight draws like repeated rows. The rows
-    are walked in ``order`` (a permutation; default: as stored) and returned in that order.
+    are walked in storage order and returned sorted, or with ``index`` (a
+    :class:`~gaussmix._sampling.CanonicalIndex` of the rows) walked and returned in canonical
+    order, so that the sample does not depend on the order of the rows either.
     """
     u = (np.arange(m) + rng.uniform(size=m)) / m
+    if index is not None:
+        rows = index.draw(np.ones(n) if w is None else w, u)
+        # ascending uniforms draw rows in canonical order: repeats are adjacent
+        new = np.ones(m, dtype=bool)
+        new[1:] = rows[1:] != rows[:-1]
+        starts = np.flatnonzero(new)
+        return rows[starts], np.diff(np.append(starts, m))
     if w is None:
         pos = np.minimum((u * n).astype(np.int64), n - 1)
     else:
-        pos = inverse_cdf(w if order is None else w[order], u)
-    pos, counts = np.unique(pos, return_counts=True)
-    return (pos if order is None else order[pos]), counts
+        pos = inverse_cdf(w, u)
+    return np.unique(pos, return_counts=True)
 
 
 def kmeans_plusplus(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
-                    n_local_trials: int | None = None, *,
-                    order: np.ndarray | None = None) -> np.ndarray:
+                    n_local_trials: int | None = None) -> np.ndarray:
     """Greedy weighted k-means++ seeding (Arthur & Vassilvitskii 2007).
 
-    Draws walk the rows in ``order`` (default: :func:`~gaussmix._sampling.canonical_order`).
-    Returns the indices (k,) of the chosen rows.
+    Every draw walks the rows in canonical order (:class:`~gaussmix._sampling.CanonicalIndex`)
+    with one uniform, so the seeds depend only on the weighted set of rows. Returns the indices
+    (k,) of the chosen rows.
     """
     if n_local_trials is None:
         n_local_trials = 2 + int(np.log(k))
-    if order is None:
-        order = canonical_order(X)
-    x_sq = np.einsum("nd,nd->n", X, X)
-    w_o = np.asarray(w, dtype=np.float64)[order]
-    cum_w = np.cumsum(w_o)
-    first = int(order[inverse_cdf(cum_w, rng.uniform(), cumulative=True)])
+    index = CanonicalIndex(X)
+    w = np.asarray(w, dtype=np.float64)
+    x_sq = np.einsum("nd,nd->n", X, X, dtype=np.float64)
+    first = int(index.draw(w, rng.uniform()))
     indices = [first]
-    closest = _sq_dist(X, X[[first]], x_sq)[:, 0].astype(np.float64)
+    closest = _sq_dist(X, X[[first]], x_sq)[:, 0].copy()
     pot = float(np.dot(w, closest))
+    p = np.empty_like(closest)  # w * closest, the D^2 masses, in storage order
     for _ in range(1, k):
         if pot <= 0:
             # every weighted row coincides with a centre: continue among positive-weight rows
-            indices.append(int(order[inverse_cdf(cum_w, rng.uniform(), cumulative=True)]))
+            indices.append(int(index.draw(w, rng.uniform())))
             continue
-        cand = order[inverse_cdf(w_o * closest[order], rng.uniform(size=n_local_trials))]
-        d_cand = _sq_dist(X, X[cand], x_sq).astype(np.float64)
+        np.multiply(w, closest, out=p)
+        cand = index.draw(p, rng.uniform(size=n_local_trials))
+        d_cand = _sq_dist(X, X[cand], x_sq)
         np.minimum(d_cand, closest[:, None], out=d_cand)
         pots = w @ d_cand
         best = int(np.argmin(pots))
         indices.append(int(cand[best]))
-        closest = d_cand[:, best]
+        closest[...] = d_cand[:, best]
         pot = float(pots[best])
     return np.asarray(indices)
 
@@ -205,17 +217,28 @@ def _lloyd(X, C, w, max_iter, tol_abs, shift=None):
 
 
 def _weighted_mean_var(X, w):
-    """Weighted mean and per-feature variance (float64), in blocks (no float64 copy of X)."""
-    wsum = float(w.sum(dtype=np.float64))
+    """Weighted mean and per-feature variance (float64), in one pass over blocks of rows.
+
+    Moments are taken about ``s``, the weighted mean of the first block with positive weight:
+    ``var = E[(x - s)^2] - (E[x] - s)^2`` loses only a relative ``eps |E[x] - s|^2 / var``,
+    small because ``s`` is already close to the mean (no float64 copy of ``X`` is made).
+    """
     w = np.asarray(w, dtype=np.float64)
-    total = np.zeros(X.shape[1])
-    for s in range(0, X.shape[0], _BLOCK):
-        total += w[s:s + _BLOCK] @ X[s:s + _BLOCK].astype(np.float64)
-    mean = total / wsum
-    sq = np.zeros(X.shape[1])
-    for s in range(0, X.shape[0], _BLOCK):
-        sq += w[s:s + _BLOCK] @ np.square(X[s:s + _BLOCK] - mean)
-    return mean, sq / wsum
+    wsum = float(w.sum())
+    d = X.shape[1]
+    s, first, sq = None, np.zeros(d), np.zeros(d)
+    for b in range(0, X.shape[0], _BLOCK):
+        wb = w[b:b + _BLOCK]
+        if s is None:
+            wb_sum = float(wb.sum())
+            if wb_sum <= 0:
+                continue
+            s = (wb @ X[b:b + _BLOCK].astype(np.float64, copy=False)) / wb_sum
+        Xc = X[b:b + _BLOCK] - s
+        first += wb @ Xc
+        sq += wb @ np.square(Xc, out=Xc)
+    delta = first / wsum
+    return s + delta, np.maximum(sq / wsum - delta * delta, 0.0)
 
 
 def subsample_size(n_positive: int, k: int) -> int | None:
@@ -235,23 +258,26 @@ def kmeans(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
     :func:`subsample_size`) k-means++ and Lloyd run to convergence on a weighted subsample of
     ``m`` rows drawn by stratified inverse-CDF sampling of the cumulative weights in canonical
     row order (so a zero weight never draws a row, an integer weight draws like repeated rows
-    and the order of the rows does not matter), followed by at most
-    ``n_refine`` Lloyd iterations on all rows. Pass ``sample_size=None`` to run on all rows.
+    and the order of the rows does not matter), followed by at most ``n_refine`` Lloyd
+    iterations on all rows; the tolerance's variance and the centring shift then come from the
+    subsample too (one pass over ``X`` fewer). Pass ``sample_size=None`` to run on all rows.
 
     Returns ``(centers (k, d), labels (n,))``.
     """
     n, d = X.shape
-    mean, var = _weighted_mean_var(X, w)
-    tol_abs = tol * float(np.mean(var))
     if sample_size == "auto":
         sample_size = subsample_size(int(np.count_nonzero(w)), k)
     if sample_size is not None and sample_size < n:
-        rows, counts = stratified_sample(w, n, sample_size, rng, canonical_order(X))
-        Xs, ws = X[rows], counts.astype(np.float64)  # in canonical order already
-        C = Xs[kmeans_plusplus(Xs, k, ws, rng, order=np.arange(len(rows)))].astype(np.float64)
+        rows, counts = stratified_sample(w, n, sample_size, rng, CanonicalIndex(X))
+        Xs, ws = X[rows], counts.astype(np.float64)  # in canonical order
+        mean, var = _weighted_mean_var(Xs, ws)
+        tol_abs = tol * float(np.mean(var))
+        C = Xs[kmeans_plusplus(Xs, k, ws, rng)].astype(np.float64)
         C = _lloyd(Xs, C, ws, max_iter, tol_abs, mean)
         C = _lloyd(X, C, w, n_refine, tol_abs, mean)
     else:
+        mean, var = _weighted_mean_var(X, w)
+        tol_abs = tol * float(np.mean(var))
         C = X[kmeans_plusplus(X, k, w, rng)].astype(np.float64)
         C = _lloyd(X, C, w, max_iter, tol_abs, mean)
     labels, _ = _assign(X, C, mean)
