@@ -125,12 +125,19 @@ def chunk_pass_reference(X: np.ndarray, w: np.ndarray, params: Params, model: Co
 # M-step
 
 
-def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float
-           ) -> tuple[Params, list[int]]:
-    """Parameters from statistics; also the components whose covariance is not PD."""
+def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float,
+           previous: np.ndarray | None = None) -> tuple[Params, list[int]]:
+    """Parameters from statistics; also the components whose covariance is not PD.
+
+    ``previous`` (the covariances before this step) warm-starts models whose M-step iterates
+    (:attr:`~gaussmix.covariance.CovarianceModel.warm_start_m_step`); others ignore it.
+    """
     total = stats.nk.sum()
     weights = stats.nk / total if total > 0 else np.full(len(stats.nk), 1.0 / len(stats.nk))
-    cov = model.from_stats(stats.nk, stats.scatter, reg_covar)
+    if model.warm_start_m_step:
+        cov = model.from_stats(stats.nk, stats.scatter, reg_covar, previous=previous)
+    else:
+        cov = model.from_stats(stats.nk, stats.scatter, reg_covar)
     prec_chol, bad = model.precision_cholesky(cov)
     return Params(weights, stats.means.copy(), cov, prec_chol), bad
 
@@ -203,7 +210,7 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
             lower_bound = stats.mean_log_likelihood
             if lower_bound > best[1]:
                 best = (params, lower_bound)
-            new, bad = m_step(stats, model, reg_covar)
+            new, bad = m_step(stats, model, reg_covar, params.covariances)
             degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
             if degenerate or bad:
                 if degenerate and n_reseeds < max_reseeds and -1 not in bad:

@@ -24,6 +24,9 @@ class CovarianceModel(ABC):
     #: Whether the model evaluates in torch (the ``torch_*`` methods that the built-in models
     #: mix in from :mod:`gaussmix.covariance._torch`); ``gaussmix.torch`` refuses it otherwise.
     supports_torch: bool = False
+    #: Whether :meth:`from_stats` takes ``previous`` (the covariances of the last iteration),
+    #: for M-steps that iterate and start from them; the engine passes it only then.
+    warm_start_m_step: bool = False
 
     # -- shapes -------------------------------------------------------------------------
     @abstractmethod
@@ -37,7 +40,11 @@ class CovarianceModel(ABC):
     # -- M-step -------------------------------------------------------------------------
     @abstractmethod
     def from_stats(self, nk: np.ndarray, scatter: np.ndarray, reg_covar: float) -> np.ndarray:
-        """Covariances from responsibility mass ``nk`` (k,) and centred scatter, plus ``reg_covar``."""
+        """Covariances from responsibility mass ``nk`` (k,) and centred scatter, plus ``reg_covar``.
+
+        Models with :attr:`warm_start_m_step` also accept ``previous=None``: the covariances of
+        the last iteration (this model's shape), from which an iterative M-step starts.
+        """
 
     # -- factorisations -----------------------------------------------------------------
     @abstractmethod
