@@ -184,3 +184,52 @@ def test_hc_timing_10k_rows(rng):
         print(f"{init}: tree on {tree.X.shape[0]} of 10^4 rows in "
               f"{time.perf_counter() - t0:.2f} s")
     assert agglomerate(np.zeros((1, 2)), np.ones(1), "VVV").shape == (0, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# select with init_params="hc": one tree for every K
+
+
+def test_select_shares_one_tree_and_matches_the_estimator(rng, monkeypatch):
+    from gaussmix import selection
+    X = np.vstack([rng.normal(m, 1, (60, 2)) for m in (0, 5, 10)])
+    calls = []
+    real = selection.hc_tree
+
+    def counting(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(selection, "hc_tree", counting)
+    res = selection.select(X, [1, 2, 3, 4], ["full", "diag"], init_params="hc",
+                           validation_fraction=None, random_state=0)
+    assert len(calls) == 1
+    for (k, ct), gm in res.estimators_.items():
+        assert gm.init_params == "hc"
+        ref = GaussianMixture(**gm.get_params()).fit(X)
+        assert ref.n_iter_ == gm.n_iter_
+        np.testing.assert_allclose(ref.means_, gm.means_, rtol=1e-10, atol=1e-12)
+    assert res.best_params_["n_components"] == 3
+
+
+def test_select_all_structures_mclust_grid_summary_and_progress(rng, capsys):
+    from gaussmix import covariance
+    from gaussmix.selection import _check_components, select
+    assert _check_components("mclust") == list(range(1, 10))
+    with pytest.raises(ValueError, match="'n_components' must contain integers >= 1, or be 'mclust'"):
+        _check_components("all")
+    X = np.vstack([rng.normal(m, 1, (50, 2)) for m in (0, 6)])
+    res = select(X, [1, 2], "all", validation_fraction=None, random_state=0, verbose=1)
+    distinct = {id(covariance.get(n)) for n in covariance.names()}
+    assert len({r["covariance_type"] for r in res.table}) == len(distinct)
+    assert "select" in capsys.readouterr().err
+    text = res.summary(top=3)
+    lines = text.splitlines()
+    assert lines[0] == "Top 3 models based on the BIC criterion:"
+    assert lines[1].split() == [f"{r['covariance_type']},{r['n_components']}"
+                                for r in res.table[:3]]
+    # mclust's sign: 2 log L - p log n, the negative of gaussmix's bic
+    assert [float(v) for v in lines[2].split()] == pytest.approx(
+        [-r["bic"] for r in res.table[:3]], abs=1e-3)
+    with pytest.raises(ValueError, match="'top' must be an int >= 1"):
+        res.summary(top=0)

@@ -43,7 +43,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _criteria, covariance
 from ._data import ArraySource
 from ._engine import m_step
-from ._init import _repair_initial_covariances, stats_from_labels
+from ._hc import HC_INITS, hc_tree
+from ._init import _repair_initial_covariances, hc_stats, stats_from_labels
+from ._progress import progress_bar
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._kmeans import kmeans
@@ -64,7 +66,16 @@ _COLUMNS = ("rank", "n_components", "covariance_type", "log_likelihood", "n_para
 # argument checks
 
 
+#: mclust's default grid of numbers of components, ``n_components="mclust"``.
+MCLUST_COMPONENTS = range(1, 10)
+
+
 def _check_components(n_components) -> list[int]:
+    if isinstance(n_components, str):
+        if n_components != "mclust":
+            raise ValueError("'n_components' must contain integers >= 1, or be 'mclust' "
+                             f"(K = 1..9); got {n_components!r}.")
+        n_components = MCLUST_COMPONENTS
     if isinstance(n_components, numbers.Integral) and not isinstance(n_components, bool):
         ks = [int(n_components)]
     else:
@@ -82,6 +93,12 @@ def _check_components(n_components) -> list[int]:
 
 
 def _check_cov_types(covariance_types) -> list[str]:
+    if isinstance(covariance_types, str) and covariance_types == "all":
+        # every registered structure once (a name registered as an alias of another is skipped)
+        seen = {}
+        for name in covariance.names():
+            seen.setdefault(id(covariance.get(name)), name)
+        covariance_types = tuple(seen.values())
     if isinstance(covariance_types, str):
         covariance_types = (covariance_types,)
     try:
@@ -113,9 +130,10 @@ def _check_criterion(criterion, validation_fraction):
 # one column of the grid: one K, every covariance type
 
 
-def _fit_shared(X, w, k, cov_types, seed, gm_kwargs):
+def _fit_shared(X, w, k, cov_types, seed, gm_kwargs, tree=None):
     """Fit ``k`` components for every covariance type from shared initialisations.
 
+    ``tree``: the hierarchical-clustering tree of ``X`` (``init_params="hc"``), cut at ``k``.
     Returns ``{cov_type: (estimator or None, error or None, seconds)}``.
     """
     n_init = gm_kwargs["n_init"]
@@ -129,7 +147,10 @@ def _fit_shared(X, w, k, cov_types, seed, gm_kwargs):
         return {ct: (None, msg, 0.0) for ct in cov_types}
     labels_per_init = None
     t_init = 0.0
-    if init_params == "kmeans":
+    if tree is not None:
+        # the tree is deterministic: every restart would repeat the same start
+        labels_per_init = [tree]
+    elif init_params == "kmeans":
         # replicate GaussianMixture's own initialisation: one RandomState seeded by ``seed``,
         # advanced by one k-means run per restart; the labels do not depend on the covariance
         t0 = time.perf_counter()
@@ -158,13 +179,17 @@ def _fit_shared(X, w, k, cov_types, seed, gm_kwargs):
 
 
 def _fit_from_labels(X, w, k, ct, labels_per_init, params, reg_covar):
-    """Best of EM runs started from the given k-means labels (one per restart)."""
+    """Best of EM runs started from the given k-means labels (one per restart), or from the
+    cut at ``k`` of a shared hierarchical-clustering tree."""
     model = covariance.get(ct)
     source = ArraySource(X, w, max(256, min(X.shape[0], 2**16)))
     shift = source.weighted_mean()
     best = None
     for labels in labels_per_init:
-        stats = stats_from_labels(source, labels, k, model, shift, X.dtype)
+        if isinstance(labels, np.ndarray):
+            stats = stats_from_labels(source, labels, k, model, shift, X.dtype)
+        else:
+            stats = hc_stats(labels, k, model, shift, X.dtype)
         init, bad = m_step(stats, model, reg_covar)
         if bad:  # as GaussianMixture's own initialisation does (warns, or raises if hopeless)
             init.prec_chol = _repair_initial_covariances(init, stats, model, reg_covar, bad)
@@ -174,17 +199,17 @@ def _fit_from_labels(X, w, k, ct, labels_per_init, params, reg_covar):
         gm.fit(X, sample_weight=w)
         if best is None or gm.lower_bound_ > best.lower_bound_:
             best = gm
-    # the fitted model is what the plain k-means-initialised estimator would produce
-    best.set_params(init_params="kmeans", weights_init=None, means_init=None,
+    # the fitted model is what the plain estimator (k-means or hc start) would produce
+    best.set_params(init_params=params["init_params"], weights_init=None, means_init=None,
                     precisions_init=None, n_init=params["n_init"])
     return best
 
 
-def _grid_column(X, w, Xtr, wtr, Xva, wva, k, cov_types, seed, gm_kwargs):
+def _grid_column(X, w, Xtr, wtr, Xva, wva, k, cov_types, seed, gm_kwargs, trees=(None, None)):
     rows = []
     fitted = {}
-    full = _fit_shared(X, w, k, cov_types, seed, gm_kwargs)
-    held = (_fit_shared(Xtr, wtr, k, cov_types, seed, gm_kwargs)
+    full = _fit_shared(X, w, k, cov_types, seed, gm_kwargs, trees[0])
+    held = (_fit_shared(Xtr, wtr, k, cov_types, seed, gm_kwargs, trees[1])
             if Xtr is not None else {})
     for ct in cov_types:
         gm, err, secs = full[ct]
@@ -289,6 +314,38 @@ class SelectionResult:
     def __str__(self) -> str:
         return self.to_markdown()
 
+    def summary(self, top: int = 3) -> str:
+        """The best ``top`` models in mclust's layout ("Top 3 models based on the BIC criterion").
+
+        Values of BIC, AIC and ICL are printed with mclust's sign, ``2 log L - p log n`` (the
+        negative of gaussmix's ``bic``; higher is better); ``heldout`` as it is.
+
+        Parameters
+        ----------
+        top : int, default=3
+            Number of models shown.
+
+        Returns
+        -------
+        summary : str
+        """
+        if isinstance(top, bool) or not isinstance(top, numbers.Integral) or top < 1:
+            raise ValueError(f"'top' must be an int >= 1; got {top!r}.")
+        key = "heldout_log_likelihood" if self.criterion == "heldout" else self.criterion
+        sign = 1.0 if self.criterion == "heldout" else -1.0
+        rows = [r for r in self.table if r["error"] is None and math.isfinite(r[key])][:top]
+        names = [f"{r['covariance_type']},{r['n_components']}" for r in rows]
+        values = [format(sign * r[key], ".3f") for r in rows]
+        width = max(len(x) for x in names + values) + 1
+        crit = "held-out log-likelihood" if self.criterion == "heldout" else self.criterion.upper()
+        lines = [f"Top {len(rows)} models based on the {crit} criterion:",
+                 "".join(x.rjust(width) for x in names),
+                 "".join(x.rjust(width) for x in values)]
+        if sign < 0:
+            lines.append(f"(mclust's sign: {crit} = 2 log L - penalty, higher is better; "
+                         f"gaussmix's {self.criterion} is its negative)")
+        return "\n".join(lines)
+
     def criterion_values(self, criterion: str | None = None) -> dict:
         """``{covariance_type: (Ks (m,), values (m,))}`` of a criterion, sorted by K."""
         crit = self.criterion if criterion is None else criterion
@@ -353,22 +410,25 @@ def _validate_X(X):
 def select(X, n_components=range(1, 11), covariance_types=_COV_TYPES, criterion="bic", *,
            n_init=1, sample_weight=None, n_jobs=None, random_state=None,
            validation_fraction=0.2, init_params="kmeans", tol=1e-3, reg_covar=1e-6,
-           max_iter=100) -> SelectionResult:
+           max_iter=100, verbose=0) -> SelectionResult:
     """Fit Gaussian mixtures over a grid of sizes and covariance types; rank them.
 
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
         Training data.
-    n_components : int or iterable of int, default=range(1, 11)
-        Numbers of components to try.
+    n_components : int, iterable of int or "mclust", default=range(1, 11)
+        Numbers of components to try; ``"mclust"`` is mclust's default grid, K = 1..9.
     covariance_types : str or iterable of str, default=("full", "tied", "diag", "spherical")
-        Covariance types to try: the built-in ones by default, or any registered names
-        (:func:`gaussmix.covariance.register`).
+        Covariance types to try: the built-in ones by default, any registered names
+        (:func:`gaussmix.covariance.register`), or ``"all"`` for every registered structure
+        (:func:`gaussmix.covariance.names`).
     criterion : {"bic", "aic", "icl", "heldout"}, default="bic"
         How the grid is ranked (see the module docstring for the formulas).
     n_init : int, default=1
         EM restarts per cell; the k-means initialisations are shared across covariance types.
+        ``init_params="hc"`` (and its variants) builds one hierarchical-clustering tree and
+        cuts it at every K, as mclust does; it is deterministic, so restarts repeat it.
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights; ``n`` in BIC is their sum.
     n_jobs : int, default=None
@@ -380,6 +440,8 @@ def select(X, n_components=range(1, 11), covariance_types=_COV_TYPES, criterion=
         also fitted on the other rows). ``None`` skips it (required for ``"heldout"``).
     init_params, tol, reg_covar, max_iter
         As in :class:`~gaussmix.GaussianMixture`.
+    verbose : int or bool, default=0
+        Progress bar over the grid on standard error (serial runs).
 
     Returns
     -------
@@ -427,9 +489,19 @@ def select(X, n_components=range(1, 11), covariance_types=_COV_TYPES, criterion=
                      max_iter=max_iter)
     GaussianMixture(**gm_kwargs)._check_params()  # fail fast on bad EM options
 
-    args = [(X, w, Xtr, wtr, Xva, wva, k, cov_types, seeds[k], gm_kwargs) for k in ks]
+    trees = (None, None)
+    if init_params in HC_INITS:  # one tree for every K (and one for the training split)
+        crit, use = HC_INITS[init_params]
+        trees = (hc_tree(X, w, criterion=crit, use=use),
+                 None if Xtr is None else hc_tree(Xtr, wtr, criterion=crit, use=use))
+    args = [(X, w, Xtr, wtr, Xva, wva, k, cov_types, seeds[k], gm_kwargs, trees) for k in ks]
     if n_jobs in (None, 1) or len(ks) == 1:
-        columns = [_grid_column(*a) for a in args]
+        columns = []
+        with progress_bar(len(ks) * len(cov_types), "select", verbose, unit="fit") as bar:
+            for a in args:
+                bar.set_postfix_str(f"K={a[6]}")
+                columns.append(_grid_column(*a))
+                bar.update(len(cov_types))
     else:
         from joblib import Parallel, delayed
         columns = Parallel(n_jobs=n_jobs)(delayed(_grid_column)(*a) for a in args)
