@@ -69,21 +69,6 @@ FOREIGN_BASES = {  # "<top-level package>.<class name>": robust to a library mov
 # Public callables whose docstrings wait for work under way in their module (qualified names).
 # An entry that passes, or no longer exists, fails test_pending_list_is_current: remove it then.
 PENDING: dict[str, str] = {
-    # gaussmix.anomaly
-    "gaussmix.anomaly.GaussianMixtureOutlierDetector": "docstring sections or annotations not yet written",
-    "gaussmix.anomaly.GaussianMixtureOutlierDetector.fit": "docstring sections or annotations not yet written",
-    "gaussmix.anomaly.GaussianMixtureOutlierDetector.from_mixture": "docstring sections or annotations not yet written",
-    "gaussmix.anomaly.GaussianMixtureOutlierDetector.score_samples": "docstring sections or annotations not yet written",
-    "gaussmix.anomaly.GaussianMixtureOutlierDetector.decision_function": "docstring sections or annotations not yet written",
-    "gaussmix.anomaly.GaussianMixtureOutlierDetector.predict": "docstring sections or annotations not yet written",
-    "gaussmix.anomaly.GaussianMixtureOutlierDetector.fit_predict": "docstring sections or annotations not yet written",
-    "gaussmix.anomaly.weighted_quantile": "docstring sections or annotations not yet written",
-    # gaussmix.coreset
-    "gaussmix.coreset.build": "docstring sections or annotations not yet written",
-    "gaussmix.coreset.uniform": "docstring sections or annotations not yet written",
-    "gaussmix.coreset.StreamingCoreset": "docstring sections or annotations not yet written",
-    "gaussmix.coreset.StreamingCoreset.partial_fit": "docstring sections or annotations not yet written",
-    "gaussmix.coreset.StreamingCoreset.coreset": "docstring sections or annotations not yet written",
     # gaussmix.covariance
     "gaussmix.covariance.get": "docstring sections or annotations not yet written",
     "gaussmix.covariance.unregister": "docstring sections or annotations not yet written",
@@ -106,14 +91,6 @@ PENDING: dict[str, str] = {
     "gaussmix.covariance._base.CovarianceModel.validate": "docstring sections or annotations not yet written",
     "gaussmix.covariance._base.CovarianceModel.smallest_variances": "docstring sections or annotations not yet written",
     "gaussmix.covariance._base.CovarianceModel.reset_component": "docstring sections or annotations not yet written",
-    # gaussmix.dask
-    "gaussmix.dask.fit": "docstring sections or annotations not yet written",
-    "gaussmix.dask.coreset": "docstring sections or annotations not yet written",
-    "gaussmix.dask.from_npy": "docstring sections or annotations not yet written",
-    "gaussmix.dask.predict": "docstring sections or annotations not yet written",
-    "gaussmix.dask.predict_proba": "docstring sections or annotations not yet written",
-    "gaussmix.dask.score_samples": "docstring sections or annotations not yet written",
-    "gaussmix.dask.get_client": "docstring sections or annotations not yet written",
     # gaussmix.image._features
     "gaussmix.image._features.pixel_features": "docstring sections or annotations not yet written",
     # gaussmix.image._metrics
@@ -191,23 +168,6 @@ PENDING: dict[str, str] = {
     "gaussmix.torch._segmentation.segment_deep": "docstring sections or annotations not yet written",
     "gaussmix.torch._segmentation.UNet": "docstring sections or annotations not yet written",
     "gaussmix.torch._segmentation.UNet.forward": "docstring sections or annotations not yet written",
-    # gaussmix.verification._features
-    "gaussmix.verification._features.mfcc_features": "docstring sections or annotations not yet written",
-    # gaussmix.verification._metrics
-    "gaussmix.verification._metrics.det_curve": "docstring sections or annotations not yet written",
-    "gaussmix.verification._metrics.eer": "docstring sections or annotations not yet written",
-    "gaussmix.verification._metrics.min_dcf": "docstring sections or annotations not yet written",
-    # gaussmix.verification._norm
-    "gaussmix.verification._norm.znorm": "docstring sections or annotations not yet written",
-    "gaussmix.verification._norm.tnorm": "docstring sections or annotations not yet written",
-    "gaussmix.verification._norm.ztnorm": "docstring sections or annotations not yet written",
-    # gaussmix.verification._verifier
-    "gaussmix.verification._verifier.GMMUBMVerifier": "docstring sections or annotations not yet written",
-    "gaussmix.verification._verifier.GMMUBMVerifier.fit_ubm": "docstring sections or annotations not yet written",
-    "gaussmix.verification._verifier.GMMUBMVerifier.from_ubm": "docstring sections or annotations not yet written",
-    "gaussmix.verification._verifier.GMMUBMVerifier.enrol": "docstring sections or annotations not yet written",
-    "gaussmix.verification._verifier.GMMUBMVerifier.score_trials": "docstring sections or annotations not yet written",
-    "gaussmix.verification._verifier.GMMUBMVerifier.score": "docstring sections or annotations not yet written",
     # gaussmix.video._blobs
     "gaussmix.video._blobs.find_blobs": "docstring sections or annotations not yet written",
     # gaussmix.video._subtractor
@@ -223,9 +183,14 @@ PENDING: dict[str, str] = {
 }
 
 
-# Modules being written right now by their owners, whose public callables are documented as the
-# module lands: every callable defined in them is pending.
+# Modules being written or split right now by their owners, whose public callables are documented
+# as the work lands: every callable defined in them, or exported by a public module listed here, is
+# pending.
 PENDING_MODULES = {
+    "gaussmix.coreset": "build, uniform, StreamingCoreset (and methods): module being split",
+    "gaussmix.anomaly": "GaussianMixtureOutlierDetector (class, fit, from_mixture, score_samples, "
+                        "decision_function, predict, fit_predict), weighted_quantile, "
+                        "auto_min_weight: module being changed",
     "gaussmix._bayesian": "BayesianGaussianMixture, new module under construction",
     "gaussmix.torch._segmenter": "DeepGMMSegmenter, new module under construction",
     "gaussmix._bootstrap": "bootstrap and bootstrap_lrt, new module under construction",
@@ -379,11 +344,12 @@ def _import(module_name):
     return importlib.import_module(module_name)
 
 
-def _split_pending(problems):
+def _split_pending(problems, module_name=None):
     kept, pending = [], []
     for line in problems:
         name = line.split(":", 1)[0]
-        in_module = any(name.startswith(m + ".") for m in PENDING_MODULES)
+        in_module = module_name in PENDING_MODULES or any(
+            name.startswith(m + ".") for m in PENDING_MODULES)
         (pending if name in PENDING or in_module else kept).append(line)
     return kept, pending
 
@@ -391,7 +357,7 @@ def _split_pending(problems):
 @pytest.mark.parametrize("module_name", list(PUBLIC_MODULES))
 def test_public_callables_documented_and_annotated(module_name):
     _import(module_name)
-    kept, _ = _split_pending(audit(module_name))
+    kept, _ = _split_pending(audit(module_name), module_name)
     assert not kept, f"{len(kept)} problems:\n" + "\n".join(kept)
 
 

@@ -40,15 +40,26 @@ is imported only when this module is used.
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import ArraySource, DaskSource
 from ._engine import e_pass
 from ._passfit import INIT_CORESET_SIZE
+from ._typing import RandomStateLike
+
+if TYPE_CHECKING:  # optional dependencies, imported where they are used
+    import dask.array as da
+    from distributed import Client
+
+    import gaussmix  # the estimator imports this module: annotations name it through the package
 
 __all__ = ["fit", "coreset", "from_npy", "predict", "predict_proba", "score_samples",
            "get_client", "LOCAL_SCHEDULERS"]
@@ -160,7 +171,8 @@ def _runner(scheduler=None):
 
 
 @contextmanager
-def get_client(scheduler="local", *, set_as_default=True):
+def get_client(scheduler: str | Client | None = "local", *,
+               set_as_default: bool = True) -> Iterator[Client]:
     """Context manager yielding a :class:`distributed.Client`.
 
     Parameters
@@ -172,6 +184,11 @@ def get_client(scheduler="local", *, set_as_default=True):
     set_as_default : bool, default=True
         Make a new client the active one inside the block, so that ``GaussianMixture.fit``
         and ``dask.compute`` run on it.
+
+    Yields
+    ------
+    distributed.Client
+        The client, usable inside the ``with`` block.
 
     Raises
     ------
@@ -354,7 +371,9 @@ def _tree_with(parts, fn, size, k, seeds):
     return parts[0]
 
 
-def fit(estimator, X, sample_weight=None, *, scheduler=None):
+def fit(estimator: gaussmix.GaussianMixture, X: da.Array,
+        sample_weight: npt.ArrayLike | da.Array | None = None, *,
+        scheduler: str | Client | None = None) -> gaussmix.GaussianMixture:
     """Fit ``estimator`` (a :class:`gaussmix.GaussianMixture`) by exact EM on a dask array.
 
     The same as ``estimator.fit(X, sample_weight=sample_weight)``, on the scheduler given here.
@@ -364,9 +383,11 @@ def fit(estimator, X, sample_weight=None, *, scheduler=None):
     Parameters
     ----------
     estimator : GaussianMixture
+        The estimator to fit, with its constructor parameters.
     X : dask.array.Array of shape (n_samples, n_features)
         Chunked along rows (column chunks are merged).
     sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
+        Non-negative row weights.
     scheduler : None, str or distributed.Client, default=None
         Where to run. ``None``: the active scheduler (a scheduler set in ``dask.config``, else
         the active :class:`distributed.Client`, else dask's threaded scheduler); one of
@@ -421,17 +442,25 @@ def passes(source: DaskSource, model, k: int, rng, chunk_size, reg_covar: float)
         yield pass_fn, info
 
 
-def coreset(X, size, *, n_clusters, sample_weight=None, random_state=None, scheduler=None):
+def coreset(X: da.Array, size: int, *, n_clusters: int,
+            sample_weight: npt.ArrayLike | da.Array | None = None,
+            random_state: RandomStateLike = None,
+            scheduler: str | Client | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distributed sensitivity coreset: one :func:`gaussmix.coreset.build` per block, merged
     and reduced pairwise to ``size`` rows.
 
     Parameters
     ----------
     X : dask.array.Array of shape (n_samples, n_features)
+        The data, chunked along rows.
     size : int
+        Number of rows of the coreset (at most).
     n_clusters : int
+        Number of k-means++ centres the sensitivities are computed from.
     sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
+        Non-negative row weights.
     random_state : int, RandomState instance or None, default=None
+        Seed of the sampling.
     scheduler : None, str or distributed.Client, default=None
         Where to run, as in :func:`fit`.
 
@@ -460,7 +489,7 @@ def _read_rows(path, start, stop):
     return np.array(np.load(path, mmap_mode="r")[start:stop])
 
 
-def from_npy(path, chunk_rows=None):
+def from_npy(path: str | os.PathLike, chunk_rows: int | None = None) -> da.Array:
     """A dask array over the rows of a ``.npy`` file, each block read by the worker computing it.
 
     Parameters
@@ -512,16 +541,55 @@ def _lazy(estimator, X, method: str):
                         meta=np.empty((0, k), dtype=X.dtype))
 
 
-def predict(estimator, X):
-    """Lazy :meth:`GaussianMixture.predict` on a dask array: dask array of shape (n_samples,)."""
+def predict(estimator: gaussmix.GaussianMixture, X: da.Array) -> da.Array:
+    """Lazy :meth:`GaussianMixture.predict` on a dask array.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+        A fitted mixture.
+    X : dask.array.Array of shape (n_samples, n_features)
+        The rows to label.
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples,)
+        The most likely component of each row, computed block by block when asked.
+    """
     return _lazy(estimator, X, "predict")
 
 
-def predict_proba(estimator, X):
-    """Lazy :meth:`GaussianMixture.predict_proba`: dask array (n_samples, n_components)."""
+def predict_proba(estimator: gaussmix.GaussianMixture, X: da.Array) -> da.Array:
+    """Lazy :meth:`GaussianMixture.predict_proba` on a dask array.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+        A fitted mixture.
+    X : dask.array.Array of shape (n_samples, n_features)
+        The rows to score.
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples, n_components)
+        Posterior probabilities of the components, computed block by block when asked.
+    """
     return _lazy(estimator, X, "predict_proba")
 
 
-def score_samples(estimator, X):
-    """Lazy :meth:`GaussianMixture.score_samples`: dask array of shape (n_samples,)."""
+def score_samples(estimator: gaussmix.GaussianMixture, X: da.Array) -> da.Array:
+    """Lazy :meth:`GaussianMixture.score_samples` on a dask array.
+
+    Parameters
+    ----------
+    estimator : GaussianMixture
+        A fitted mixture.
+    X : dask.array.Array of shape (n_samples, n_features)
+        The rows to score.
+
+    Returns
+    -------
+    dask.array.Array of shape (n_samples,)
+        Log-density of each row, computed block by block when asked.
+    """
     return _lazy(estimator, X, "score_samples")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["mfcc_features"]
 
@@ -20,8 +21,10 @@ def _librosa():
     return librosa
 
 
-def mfcc_features(y, sr, *, n_mfcc=20, deltas=2, n_mels=40, win_ms=25.0, hop_ms=10.0,
-                  fmin=20.0, fmax=None, delta_width=9, vad_db=None, cmvn=True):
+def mfcc_features(y: npt.ArrayLike, sr: int, *, n_mfcc: int = 20, deltas: int = 2,
+                  n_mels: int = 40, win_ms: float = 25.0, hop_ms: float = 10.0,
+                  fmin: float = 20.0, fmax: float | None = None, delta_width: int = 9,
+                  vad_db: float | None = None, cmvn: bool = True) -> np.ndarray:
     """MFCC frames with their time derivatives, the classic GMM-UBM front end.
 
     Parameters

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["det_curve", "eer", "min_dcf"]
 
@@ -37,7 +38,8 @@ def _check_trials(scores, labels) -> tuple[np.ndarray, np.ndarray]:
     return s, y
 
 
-def det_curve(scores, labels):
+def det_curve(scores: npt.ArrayLike,
+              labels: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Miss and false-alarm rates of every threshold (the detection error trade-off).
 
     Parameters
@@ -77,7 +79,7 @@ def det_curve(scores, labels):
     return fpr, fnr, thresholds
 
 
-def eer(scores, labels) -> float:
+def eer(scores: npt.ArrayLike, labels: npt.ArrayLike) -> float:
     """Equal error rate: where the miss rate equals the false-alarm rate.
 
     Between the two consecutive operating points of :func:`det_curve` where the miss rate
@@ -110,7 +112,8 @@ def eer(scores, labels) -> float:
     return float(fpr[i - 1] + lam * (fpr[i] - fpr[i - 1]))
 
 
-def min_dcf(scores, labels, *, p_target=0.01, c_miss=1.0, c_fa=1.0, normalize=True) -> float:
+def min_dcf(scores: npt.ArrayLike, labels: npt.ArrayLike, *, p_target: float = 0.01,
+            c_miss: float = 1.0, c_fa: float = 1.0, normalize: bool = True) -> float:
     """Minimum detection cost over all thresholds (NIST speaker recognition evaluations).
 
     ``DCF(t) = c_miss p_target P_miss(t) + c_fa (1 - p_target) P_fa(t)``, minimised over the

@@ -16,6 +16,7 @@ standard deviation (``ddof=1``) of impostor scores:
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["znorm", "tnorm", "ztnorm"]
 
@@ -41,7 +42,7 @@ def _mean_std(a: np.ndarray, axis: int, name: str) -> tuple[np.ndarray, np.ndarr
     return mu, sd
 
 
-def znorm(scores, impostor_scores) -> np.ndarray:
+def znorm(scores: npt.ArrayLike, impostor_scores: npt.ArrayLike) -> np.ndarray:
     """Z-normalised scores: ``(s[i, j] - mean_i) / std_i`` over model ``i``'s impostor scores.
 
     Parameters
@@ -68,7 +69,7 @@ def znorm(scores, impostor_scores) -> np.ndarray:
     return (s - mu) / sd
 
 
-def tnorm(scores, cohort_scores) -> np.ndarray:
+def tnorm(scores: npt.ArrayLike, cohort_scores: npt.ArrayLike) -> np.ndarray:
     """T-normalised scores: ``(s[i, j] - mean_j) / std_j`` over the cohort's scores on segment ``j``.
 
     Parameters
@@ -95,7 +96,8 @@ def tnorm(scores, cohort_scores) -> np.ndarray:
     return (s - mu) / sd
 
 
-def ztnorm(scores, impostor_scores, cohort_scores, cohort_impostor_scores) -> np.ndarray:
+def ztnorm(scores: npt.ArrayLike, impostor_scores: npt.ArrayLike, cohort_scores: npt.ArrayLike,
+           cohort_impostor_scores: npt.ArrayLike) -> np.ndarray:
     """Z-norm followed by T-norm with a Z-normalised cohort.
 
     Parameters

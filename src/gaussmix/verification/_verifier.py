@@ -20,7 +20,10 @@ expansion from cancelling; a model without an expansion is evaluated by its ``lo
 """
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
+
 import numpy as np
+import numpy.typing as npt
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
@@ -29,6 +32,7 @@ from .. import covariance
 from .._estimator import GaussianMixture
 from .._fast import _single_threaded_blas, default_n_threads, thread_map
 from .._map import as_gaussmix, check_frames, map_adapt
+from .._typing import CovarianceType, InitParams, RandomStateLike
 from .._validation import Interval, Kinds, check_params
 
 __all__ = ["GMMUBMVerifier"]
@@ -124,9 +128,11 @@ class GMMUBMVerifier(BaseEstimator):
         "params": [Kinds(str, label="a non-empty string of the letters 'w', 'm', 'c'")],
     }
 
-    def __init__(self, n_components=512, *, covariance_type="diag", relevance_factor=16.0,
-                 params="m", reg_covar=1e-6, tol=1e-3, max_iter=100, n_init=1,
-                 init_params="kmeans", random_state=None, verbose=0):
+    def __init__(self, n_components: int = 512, *, covariance_type: CovarianceType = "diag",
+                 relevance_factor: float = 16.0, params: str = "m", reg_covar: float = 1e-6,
+                 tol: float = 1e-3, max_iter: int = 100, n_init: int = 1,
+                 init_params: InitParams = "kmeans", random_state: RandomStateLike = None,
+                 verbose: int = 0) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.relevance_factor = relevance_factor
@@ -151,7 +157,8 @@ class GMMUBMVerifier(BaseEstimator):
                                  "fit_ubm(frames) first, or build it with from_ubm(ubm).")
 
     # ------------------------------------------------------------------ models
-    def fit_ubm(self, frames, sample_weight=None) -> "GMMUBMVerifier":
+    def fit_ubm(self, frames: npt.ArrayLike | Sequence[npt.ArrayLike],
+                sample_weight: npt.ArrayLike | None = None) -> GMMUBMVerifier:
         """Train the background model on frames pooled over many speakers.
 
         Parameters
@@ -159,6 +166,7 @@ class GMMUBMVerifier(BaseEstimator):
         frames : array-like of shape (n_frames, n_features), or a list of such arrays
             Background frames (a list is stacked, e.g. one array per utterance).
         sample_weight : array-like of shape (n_frames,), default=None
+            Non-negative weights of the (stacked) frames.
 
         Returns
         -------
@@ -175,8 +183,24 @@ class GMMUBMVerifier(BaseEstimator):
         return self
 
     @classmethod
-    def from_ubm(cls, ubm, *, relevance_factor=16.0, params="m") -> "GMMUBMVerifier":
-        """A verifier around an already fitted background model (gaussmix or scikit-learn)."""
+    def from_ubm(cls, ubm: object, *, relevance_factor: float = 16.0,
+                 params: str = "m") -> GMMUBMVerifier:
+        """A verifier around an already fitted background model (gaussmix or scikit-learn).
+
+        Parameters
+        ----------
+        ubm : gaussmix.GaussianMixture or sklearn.mixture.GaussianMixture
+            The fitted background model; its constructor parameters become the verifier's.
+        relevance_factor : float, default=16.0
+            As in :func:`gaussmix.map_adapt`.
+        params : str, default="m"
+            Parameters adapted at enrolment, as in :func:`gaussmix.map_adapt`.
+
+        Returns
+        -------
+        GMMUBMVerifier
+            With ``ubm_`` set and no speaker enrolled.
+        """
         ubm = as_gaussmix(ubm, "GMMUBMVerifier.from_ubm")
         ver = cls(ubm.n_components, covariance_type=ubm.covariance_type,
                   relevance_factor=relevance_factor, params=params, reg_covar=ubm.reg_covar,
@@ -194,7 +218,8 @@ class GMMUBMVerifier(BaseEstimator):
         self._ubm_eval = _Evaluator(ubm, self._shift)
         self._evals = {}
 
-    def enrol(self, speaker_id, frames, sample_weight=None) -> "GMMUBMVerifier":
+    def enrol(self, speaker_id: Hashable, frames: npt.ArrayLike | Sequence[npt.ArrayLike],
+              sample_weight: npt.ArrayLike | None = None) -> GMMUBMVerifier:
         """Enrol (or re-enrol) a speaker: MAP-adapt the background model to their frames.
 
         Parameters
@@ -236,7 +261,8 @@ class GMMUBMVerifier(BaseEstimator):
             raise KeyError(f"speaker {speaker_id!r} is not enrolled (enrolled: "
                            f"{known or 'none'}{more}); call enrol() first.") from None
 
-    def score_trials(self, speaker_ids, segments, *, top_c=None) -> np.ndarray:
+    def score_trials(self, speaker_ids: Sequence[Hashable], segments: Sequence[npt.ArrayLike], *,
+                     top_c: int | None = None) -> np.ndarray:
         """Average frame log-likelihood ratios of every segment against every claimed speaker.
 
         The background model is evaluated once per segment, whatever the number of speakers.
@@ -286,7 +312,8 @@ class GMMUBMVerifier(BaseEstimator):
             thread_map(one, range(len(segments)), min(default_n_threads(), len(segments)))
         return out
 
-    def score(self, speaker_id, frames, top_c=None) -> float:
+    def score(self, speaker_id: Hashable, frames: npt.ArrayLike | Sequence[npt.ArrayLike],
+              top_c: int | None = None) -> float:
         """Average frame log-likelihood ratio of ``frames`` for the claim ``speaker_id``.
 
         Parameters
