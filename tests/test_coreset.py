@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from gaussmix import GaussianMixture, coreset
+from gaussmix import GaussianMixture, _coreset_build, coreset
 from gaussmix.coreset import d2_seeding, sensitivities
 
 
@@ -234,7 +234,7 @@ def test_large_input_result_does_not_depend_on_threads_or_caching(rng, monkeypat
     P1, W1 = coreset.build(X, 500, n_clusters=3, random_state=7)
     monkeypatch.setenv("GAUSSMIX_NUM_THREADS", "1")
     P2, W2 = coreset.build(X, 500, n_clusters=3, random_state=7)
-    monkeypatch.setattr(coreset, "_KEEP_BYTES", 0)  # recompute distances in the second pass
+    monkeypatch.setattr(_coreset_build, "_KEEP_BYTES", 0)  # recompute distances in the second pass
     P3, W3 = coreset.build(X, 500, n_clusters=3, random_state=7)
     for P, W in ((P2, W2), (P3, W3)):
         np.testing.assert_array_equal(P, P1)
