@@ -91,24 +91,8 @@ PENDING: dict[str, str] = {
     "gaussmix.covariance._base.CovarianceModel.validate": "docstring sections or annotations not yet written",
     "gaussmix.covariance._base.CovarianceModel.smallest_variances": "docstring sections or annotations not yet written",
     "gaussmix.covariance._base.CovarianceModel.reset_component": "docstring sections or annotations not yet written",
-    # gaussmix.image._features
-    "gaussmix.image._features.pixel_features": "docstring sections or annotations not yet written",
-    # gaussmix.image._metrics
-    "gaussmix.image._metrics.match_labels": "docstring sections or annotations not yet written",
-    "gaussmix.image._metrics.segmentation_scores": "docstring sections or annotations not yet written",
-    # gaussmix.image._overlay
-    "gaussmix.image._overlay.overlay": "docstring sections or annotations not yet written",
-    "gaussmix.image._overlay.label_colors": "docstring sections or annotations not yet written",
     # gaussmix.image._segment
     "gaussmix.image._segment.segment": "docstring sections or annotations not yet written",
-    # gaussmix.plotting
-    "gaussmix.plotting.plot_ellipses": "docstring sections or annotations not yet written",
-    "gaussmix.plotting.plot_density": "docstring sections or annotations not yet written",
-    "gaussmix.plotting.pairplot": "docstring sections or annotations not yet written",
-    "gaussmix.plotting.plot_criteria": "docstring sections or annotations not yet written",
-    "gaussmix.plotting.plot_uncertainty": "docstring sections or annotations not yet written",
-    "gaussmix.plotting.plot_lower_bounds": "docstring sections or annotations not yet written",
-    "gaussmix.plotting.plot_segmentation": "docstring sections or annotations not yet written",
     # gaussmix.selection
     "gaussmix.selection.GaussianMixtureSelector": "docstring sections or annotations not yet written",
     "gaussmix.selection.GaussianMixtureSelector.fit": "docstring sections or annotations not yet written",

@@ -16,11 +16,18 @@ matplotlib is imported inside the functions, so importing this module costs noth
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import covariance
+
+if TYPE_CHECKING:  # matplotlib is optional and imported where it is used
+    from matplotlib.axes import Axes
+
+    from .image import Segmentation
 
 __all__ = ["plot_ellipses", "plot_density", "pairplot", "plot_criteria", "plot_uncertainty",
            "plot_lower_bounds", "plot_segmentation"]
@@ -151,8 +158,10 @@ def _labels_of(X2, weights, means, covs):
 # mixtures in the plane
 
 
-def plot_ellipses(model, X=None, *, dims=(0, 1), n_std=(1, 2, 3), ax=None, colors=None,
-                  scatter=True, alpha=0.5, s=6):
+def plot_ellipses(model: Any, X: npt.ArrayLike | None = None, *, dims: Sequence[int] = (0, 1),
+                  n_std: float | Sequence[float] = (1, 2, 3), ax: Axes | None = None,
+                  colors: Sequence[Any] | None = None, scatter: bool = True, alpha: float = 0.5,
+                  s: float = 6) -> Axes:
     """Component ellipses at ``n_std`` standard deviations, opacity following the weights.
 
     Parameters
@@ -222,8 +231,11 @@ def plot_ellipses(model, X=None, *, dims=(0, 1), n_std=(1, 2, 3), ax=None, color
     return ax
 
 
-def plot_density(model, X=None, *, dims=(0, 1), ax=None, levels=12, grid_size=150,
-                 filled=False, extent=None, cmap="viridis", s=4):
+def plot_density(model: Any, X: npt.ArrayLike | None = None, *, dims: Sequence[int] = (0, 1),
+                 ax: Axes | None = None, levels: int | Sequence[float] = 12,
+                 grid_size: int = 150, filled: bool = False,
+                 extent: Sequence[float] | None = None, cmap: Any = "viridis",
+                 s: float = 4) -> Axes:
     """Contours of the mixture's log-density (the marginal density when D > 2).
 
     Parameters
@@ -278,7 +290,9 @@ def plot_density(model, X=None, *, dims=(0, 1), ax=None, levels=12, grid_size=15
     return ax
 
 
-def pairplot(model, X=None, *, dims=None, axes=None, n_std=(1, 2, 3), colors=None, s=4):
+def pairplot(model: Any, X: npt.ArrayLike | None = None, *, dims: Sequence[int] | None = None,
+             axes: np.ndarray | None = None, n_std: float | Sequence[float] = (1, 2, 3),
+             colors: Sequence[Any] | None = None, s: float = 4) -> np.ndarray:
     """Ellipses of every pair of features, with the marginal densities on the diagonal.
 
     Parameters
@@ -351,8 +365,10 @@ def pairplot(model, X=None, *, dims=None, axes=None, n_std=(1, 2, 3), colors=Non
     return axes
 
 
-def plot_uncertainty(model, X=None, *, dims=(0, 1), ax=None, grid_size=150, extent=None,
-                     cmap="magma", s=8):
+def plot_uncertainty(model: Any, X: npt.ArrayLike | None = None, *,
+                     dims: Sequence[int] = (0, 1), ax: Axes | None = None, grid_size: int = 150,
+                     extent: Sequence[float] | None = None, cmap: Any = "magma",
+                     s: float = 8) -> Axes:
     """Assignment uncertainty ``1 - max_k p(k | x)``.
 
     Parameters
@@ -452,7 +468,8 @@ def _rows(table):
     return rows
 
 
-def plot_criteria(table, *, criterion=("bic", "aic", "icl"), ax=None, mark_best=True):
+def plot_criteria(table: Any, *, criterion: str | Sequence[str] = ("bic", "aic", "icl"),
+                  ax: Axes | None = None, mark_best: bool = True) -> Axes:
     """Information criteria against the number of components, one line per covariance type.
 
     Parameters
@@ -528,7 +545,7 @@ def plot_criteria(table, *, criterion=("bic", "aic", "icl"), ax=None, mark_best=
     return ax
 
 
-def plot_lower_bounds(model, *, ax=None, label=None):
+def plot_lower_bounds(model: Any, *, ax: Axes | None = None, label: str | None = None) -> Axes:
     """Mean log-likelihood at every EM iteration (``model.lower_bounds_``).
 
     Parameters
@@ -583,8 +600,9 @@ def plot_lower_bounds(model, *, ax=None, label=None):
     return ax
 
 
-def plot_segmentation(image, segmentation, *, ax=None, alpha=0.45, boundaries=True,
-                      legend=True):
+def plot_segmentation(image: npt.ArrayLike, segmentation: Segmentation | npt.ArrayLike, *,
+                      ax: Axes | None = None, alpha: float = 0.45, boundaries: bool = True,
+                      legend: bool = True) -> Axes:
     """An image with its segmentation painted over it.
 
     Parameters

@@ -12,6 +12,7 @@ Notation: ``H, W`` image height and width, ``C`` colour channels, ``n = H * W`` 
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from .._validation import Options, check_params
 
@@ -163,7 +164,8 @@ class _Features:
         return np.hstack([col, pos])
 
 
-def pixel_features(image, *, features=("color",), colorspace="rgb") -> np.ndarray:
+def pixel_features(image: npt.ArrayLike, *, features: str | tuple[str, ...] = ("color",),
+                   colorspace: str = "rgb") -> np.ndarray:
     """The per-pixel feature matrix :func:`segment` models, one row per pixel.
 
     Parameters

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["match_labels", "segmentation_scores"]
 
@@ -19,7 +20,7 @@ def _contingency(labels, truth):
     return np.bincount(lab * kt + tru, minlength=kp * kt).reshape(kp, kt), lab, tru
 
 
-def match_labels(labels, truth):
+def match_labels(labels: npt.ArrayLike, truth: npt.ArrayLike) -> np.ndarray:
     """Relabel ``labels`` to best agree with ``truth`` (Hungarian matching of overlaps).
 
     Each predicted label is paired with at most one true label so that the total number of
@@ -52,7 +53,7 @@ def match_labels(labels, truth):
     return mapping[lab].reshape(np.shape(labels))
 
 
-def segmentation_scores(labels, truth):
+def segmentation_scores(labels: npt.ArrayLike, truth: npt.ArrayLike) -> dict[str, object]:
     """Dice and IoU per true class after :func:`match_labels`, and pixel accuracy.
 
     Parameters

@@ -6,6 +6,7 @@ Nothing here needs matplotlib: :func:`overlay` returns an RGB ``uint8`` array, a
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from .._validation import Interval, Kinds, check_params
 from ._features import _as_image, _unit_scale
@@ -52,7 +53,17 @@ def _paint(labels, seg_w, sums, image):
 
 
 def label_colors(n: int) -> np.ndarray:
-    """``n`` distinct RGB colours, shape (n, 3) uint8 (tab10, then evenly spaced hues)."""
+    """``n`` distinct RGB colours: tab10, then evenly spaced hues.
+
+    Parameters
+    ----------
+    n : int
+        Number of colours.
+
+    Returns
+    -------
+    ndarray of shape (n, 3), uint8
+    """
     if n <= len(_PALETTE):
         return _PALETTE[:n].copy()
     extra = n - len(_PALETTE)
@@ -81,7 +92,8 @@ def _boundaries(labels: np.ndarray) -> np.ndarray:
     return b
 
 
-def overlay(image, labels, *, alpha=0.45, boundaries=True, colors=None):
+def overlay(image: npt.ArrayLike, labels: npt.ArrayLike | Segmentation, *, alpha: float = 0.45,
+            boundaries: bool = True, colors: npt.ArrayLike | None = None) -> np.ndarray:
     """Blend a label map over an image, as an RGB ``uint8`` array.
 
     Parameters
