@@ -264,3 +264,22 @@ def test_uniform_without_replacement_is_a_uniform_subset():
         freq[idx] += 1
     # each row is drawn with probability 50/1000: 20 times in 400 subsets on average
     assert abs(freq.mean() - 20) < 1e-9 and freq.std() < 2 * np.sqrt(20)
+
+
+def test_build_parameters_checked_by_the_table():
+    X = np.ones((10, 2))
+    for bad in (0, 2.5, True, "7"):
+        with pytest.raises(ValueError, match=r"'size' parameter .* an int in the range \[1, inf\)"):
+            coreset.build(X, bad, n_clusters=2)
+    with pytest.raises(ValueError, match="'n_clusters' parameter"):
+        coreset.build(X, 5, n_clusters=0)
+
+
+def test_build_shows_a_progress_bar_when_verbose(capsys):
+    X = np.random.default_rng(0).normal(size=(200_000, 2))
+    quiet = coreset.build(X, 100, n_clusters=2, random_state=0)
+    assert capsys.readouterr().err == ""
+    loud = coreset.build(X, 100, n_clusters=2, random_state=0, verbose=1)
+    err = capsys.readouterr().err
+    assert "coreset" in err and "block" in err
+    np.testing.assert_array_equal(quiet[0], loud[0])

@@ -25,15 +25,15 @@ most ``size`` distinct rows. Every draw is an inverse-CDF draw of :mod:`gaussmix
 from __future__ import annotations
 
 import math
-import numbers
 import threading
 
 import numpy as np
 from sklearn.utils import check_random_state
 
 from ._kmeans import stratified_sample
+from ._progress import progress_bar
 from ._sampling import blocked_inverse_cdf, inverse_cdf
-from ._validation import check_sample_weight
+from ._validation import Interval, check_params, check_sample_weight
 
 #: Rows processed at once when computing distances (bounds the workspace for memory-mapped X).
 _CHUNK = 1 << 18
@@ -43,10 +43,9 @@ _CHUNK = 1 << 18
 # validation
 
 
-def _check_int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < low:
-        raise ValueError(f"{name!r} must be an int >= {low}; got {value!r}.")
+def _check_int(value, name: str, low: int = 1, owner: str = "gaussmix.coreset") -> int:
+    """``value`` checked against the declarative table (an int >= ``low``) and returned."""
+    check_params(owner, {name: value}, {name: [Interval(int, low, None)]})
     return int(value)
 
 
@@ -339,7 +338,8 @@ def _seeds(X, w, n_seeds: int, n_pos: int, unit: bool, rng) -> np.ndarray:
     return d2_seeding(Xs, counts.astype(np.float64), n_seeds, rng)[0]
 
 
-def _sensitivity_sample(X, w, centres, size: int, n_clusters: int, unit: bool, rng):
+def _sensitivity_sample(X, w, centres, size: int, n_clusters: int, unit: bool, rng,
+                        verbose=0):
     """Two passes over ``X``: per-seed weight and cost sums, then ``size`` draws ∝ ``w s``.
 
     The first pass gives each block's per-seed sums, hence the sensitivity terms and every
@@ -358,7 +358,8 @@ def _sensitivity_sample(X, w, centres, size: int, n_clusters: int, unit: bool, r
         mass[b] = np.bincount(lab, weights=wb, minlength=k)
         cost[b] = np.bincount(lab, weights=d if unit else wb * d, minlength=k)
 
-    near.map(first, range(nb))
+    bar = progress_bar(2 * nb, "coreset", verbose, unit="block")
+    near.map(lambda b: (first(b), bar.update()), range(nb))
     a, beta = sensitivity_terms(mass.sum(axis=0), cost.sum(axis=0), n_clusters)
     block_total = mass @ a + beta * cost.sum(axis=1)
     total = float(block_total.sum())
@@ -375,14 +376,17 @@ def _sensitivity_sample(X, w, centres, size: int, n_clusters: int, unit: bool, r
         local = inverse_cdf(p, uniforms[j])
         rows[j], probs[j] = s + local, p[local] / total
 
-    near.map(second, range(len(blocks)))
+    near.map(lambda j: (second(j), bar.update()), range(len(blocks)))
+    bar.update(nb - len(blocks))
+    bar.close()
     rows, probs = np.concatenate(rows), np.concatenate(probs)
     idx, first_at, counts = np.unique(rows, return_index=True, return_counts=True)
     weights = counts * w[idx] / (size * probs[first_at])
     return _gather(X, idx), weights
 
 
-def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds=None):
+def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds=None,
+          verbose=0):
     """Sensitivity-sampling coreset of the weighted rows of ``X``.
 
     Parameters
@@ -399,6 +403,8 @@ def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds
     random_state : int, RandomState instance or None, default=None
     n_seeds : int or None, default=None
         Centres of the bicriteria solution; ``None`` uses ``n_clusters``.
+    verbose : int, default=0
+        Show a progress bar over the blocks of the two passes (on standard error).
 
     Returns
     -------
@@ -444,7 +450,7 @@ def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds
         return _exact(X, w)
     unit = sample_weight is None
     centres = _seeds(X, w, min(n_seeds, n_pos), n_pos, unit, rng)
-    return _sensitivity_sample(X, w, centres, size, n_clusters, unit, rng)
+    return _sensitivity_sample(X, w, centres, size, n_clusters, unit, rng, verbose)
 
 
 def uniform(X, size, *, sample_weight=None, random_state=None):
