@@ -152,18 +152,6 @@ PENDING: dict[str, str] = {
     "gaussmix.torch._segmentation.segment_deep": "docstring sections or annotations not yet written",
     "gaussmix.torch._segmentation.UNet": "docstring sections or annotations not yet written",
     "gaussmix.torch._segmentation.UNet.forward": "docstring sections or annotations not yet written",
-    # gaussmix.video._blobs
-    "gaussmix.video._blobs.find_blobs": "docstring sections or annotations not yet written",
-    # gaussmix.video._subtractor
-    "gaussmix.video._subtractor.BackgroundSubtractor": "docstring sections or annotations not yet written",
-    "gaussmix.video._subtractor.BackgroundSubtractor.apply": "docstring sections or annotations not yet written",
-    "gaussmix.video._subtractor.BackgroundSubtractor.n_frames_": "docstring sections or annotations not yet written",
-    "gaussmix.video._subtractor.BackgroundSubtractor.frame_shape_": "docstring sections or annotations not yet written",
-    "gaussmix.video._subtractor.BackgroundSubtractor.n_modes_": "docstring sections or annotations not yet written",
-    # gaussmix.video._tracker
-    "gaussmix.video._tracker.MultiObjectTracker": "docstring sections or annotations not yet written",
-    "gaussmix.video._tracker.MultiObjectTracker.update": "docstring sections or annotations not yet written",
-    "gaussmix.video._tracker.Track": "docstring sections or annotations not yet written",
 }
 
 
@@ -210,6 +198,8 @@ def _check_signature(qualname, obj, doc, *, kind, params_sections=("Parameters",
     params = list(sig.parameters.values())
     if kind in ("method", "init") and params and params[0].name in ("self", "cls"):
         params = params[1:]
+    # a private constructor field (a dataclass's ``_state: ... = field(repr=False)``) is not public
+    params = [p for p in params if not p.name.startswith("_")]
     for p in params:
         if p.annotation is inspect.Parameter.empty:
             problems.append(f"{qualname}: parameter {p.name!r} has no annotation")

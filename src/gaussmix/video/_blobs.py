@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from .._validation import Interval, Options, check_params
 
@@ -41,8 +42,9 @@ _CONSTRAINTS = {
 }
 
 
-def find_blobs(mask, *, min_area=1, opening=0, connectivity=8, include_shadows=False,
-               return_labels=False):
+def find_blobs(mask: npt.ArrayLike, *, min_area: int = 1, opening: int = 0,
+               connectivity: int = 8, include_shadows: bool = False,
+               return_labels: bool = False) -> list[Blob] | tuple[list[Blob], np.ndarray]:
     """Connected foreground regions of a mask, with areas, centroids and bounding boxes.
 
     Parameters

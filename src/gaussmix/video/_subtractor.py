@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from .._validation import Interval, Kinds, Options, check_params
 from . import _kernels
@@ -113,10 +114,12 @@ class BackgroundSubtractor:
         "shadow_threshold": [Interval(float, 0, 1)],
     }
 
-    def __init__(self, n_components=5, *, history=500, var_threshold=16.0,
-                 background_ratio=0.9, var_threshold_gen=9.0, var_init=15.0, var_min=4.0,
-                 var_max=75.0, complexity_reduction=0.05, detect_shadows=False,
-                 learning_rate=None, shadow_threshold=0.5):
+    def __init__(self, n_components: int = 5, *, history: int = 500,
+                 var_threshold: float = 16.0, background_ratio: float = 0.9,
+                 var_threshold_gen: float = 9.0, var_init: float = 15.0, var_min: float = 4.0,
+                 var_max: float = 75.0, complexity_reduction: float = 0.05,
+                 detect_shadows: bool = False, learning_rate: float | None = None,
+                 shadow_threshold: float = 0.5) -> None:
         self.n_components = n_components
         self.history = history
         self.var_threshold = var_threshold
@@ -165,7 +168,7 @@ class BackgroundSubtractor:
             "mean": np.zeros((P, M, C), _F), "nmodes": np.zeros(P, np.uint8),
         }
 
-    def apply(self, frame, learning_rate=None) -> np.ndarray:
+    def apply(self, frame: npt.ArrayLike, learning_rate: float | None = None) -> np.ndarray:
         """Update the model with ``frame`` and return its foreground mask.
 
         Parameters
@@ -244,14 +247,17 @@ class BackgroundSubtractor:
 
     @property
     def n_frames_(self) -> int:
+        """Number of frames seen so far."""
         return self._require()["n_frames"]
 
     @property
     def frame_shape_(self) -> tuple:
+        """Shape of the frames, ``(H, W)`` or ``(H, W, C)``, fixed by the first frame."""
         return tuple(self._require()["shape"])
 
     @property
     def n_modes_(self) -> np.ndarray:
+        """Number of active Gaussian modes of each pixel, shape (H, W)."""
         st = self._require()
         return st["nmodes"].reshape(st["shape"][:2]).copy()
 

@@ -12,11 +12,16 @@ than the gating distance being forbidden.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._validation import Interval, check_params
+
+if TYPE_CHECKING:
+    from ._blobs import Blob
 
 __all__ = ["Track", "MultiObjectTracker"]
 
@@ -120,8 +125,9 @@ class MultiObjectTracker:
         "dt": [Interval(float, 0, None, closed="neither")],
     }
 
-    def __init__(self, max_distance=50.0, *, min_hits=3, max_misses=5, process_noise=0.1,
-                 measurement_noise=4.0, dt=1.0):
+    def __init__(self, max_distance: float = 50.0, *, min_hits: int = 3, max_misses: int = 5,
+                 process_noise: float = 0.1, measurement_noise: float = 4.0,
+                 dt: float = 1.0) -> None:
         self.max_distance = max_distance
         self.min_hits = min_hits
         self.max_misses = max_misses
@@ -159,7 +165,7 @@ class MultiObjectTracker:
             raise ValueError("detections must have finite (x, y) positions.")
         return z, boxes, areas
 
-    def update(self, detections):
+    def update(self, detections: Iterable[Blob | tuple[float, float]]) -> list[Track]:
         """Advance one frame with its detections and return the confirmed living tracks.
 
         Parameters
