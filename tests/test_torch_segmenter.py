@@ -166,3 +166,53 @@ def test_predict_before_fit_and_bad_images():
         DeepGMMSegmenter(2).fit([])
     with pytest.raises(ValueError, match="NaN"):
         DeepGMMSegmenter(2).fit([np.full((8, 8), np.nan)])
+
+
+def test_image_segment_with_trained_model_accepts_two_channels():
+    from gaussmix.image import segment
+    imgs, truth = phantoms(5, channels=2)
+    seg = DeepGMMSegmenter(2, random_state=0, **TINY).fit(imgs[:4])
+    out = segment(imgs[4], None, method="deep", model=seg)
+    np.testing.assert_array_equal(out.labels, seg.predict(imgs[4]))
+    np.testing.assert_allclose(out.probabilities, seg.predict_proba(imgs[4]), rtol=1e-6)
+    assert out.recolored.shape == (20, 20, 2) and out.n_components == 2
+    for k in range(2):  # each segment painted with its mean
+        np.testing.assert_allclose(out.recolored[out.labels == k][0],
+                                   imgs[4][out.labels == k].mean(0))
+    with pytest.raises(ValueError, match="n_components=3 but the model has 2"):
+        segment(imgs[4], 3, method="deep", model=seg)
+    with pytest.raises(ValueError, match="needs method='deep'"):
+        segment(imgs[4], 2, model=seg)
+    with pytest.raises(ValueError, match="1 channel.*trained on images with 2"):
+        segment(imgs[4][..., 0], None, method="deep", model=seg)
+
+
+def test_cli_segment_train_and_segment_with_model(tmp_path, capsys):
+    import json
+
+    from gaussmix.cli import main
+    imgs, truth = phantoms(5, channels=2)
+    paths = []
+    for i, im in enumerate(imgs):
+        paths.append(str(tmp_path / f"im{i}.npy"))
+        np.save(paths[-1], im)
+    model = str(tmp_path / "m.gmseg")
+    rc = main(["segment-train", *paths[:4], "-k", "2", "-o", model, "--epochs", "2",
+               "--seed", "0", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert rc == 0 and summary["images"] == 4 and summary["channels"] == 2
+    labels = str(tmp_path / "lab.npy")
+    rc = main(["segment", paths[4], "--model", model, "-o", str(tmp_path / "out.png"),
+               "--labels", labels, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["method"] == "deep" and out["n_components"] == 2
+    seg = DeepGMMSegmenter.load(model)
+    np.testing.assert_array_equal(np.load(labels), seg.predict(imgs[4]))
+    # refusing to overwrite an input, and a wrong -k
+    assert main(["segment-train", *paths[:2], "-k", "2", "-o", paths[0]]) == 2
+    assert "refusing to overwrite an input" in capsys.readouterr().err
+    assert main(["segment", paths[4], "--model", model, "-k", "3", "-o",
+                 str(tmp_path / "o.png")]) == 2
+    assert "has 2 classes" in capsys.readouterr().err
+    assert main(["segment", paths[4], "-o", str(tmp_path / "o.png")]) == 2
+    assert "-k is required" in capsys.readouterr().err

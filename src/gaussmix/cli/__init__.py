@@ -64,7 +64,7 @@ from ._data import CLIError
 
 #: Subcommand modules, in the order ``gaussmix --help`` lists them.
 _COMMAND_MODULES = ("_fit", "_predict", "_score", "_sample", "_info", "_select", "_anomalies",
-                    "_segment", "_video", "_plot", "_demo")
+                    "_segment", "_segment_train", "_video", "_plot", "_demo")
 
 COMMANDS = [import_module(f"{__name__}.{_m}") for _m in _COMMAND_MODULES]
 """The subcommand modules (each with ``NAME``, ``HELP``, ``add_parser`` and ``run``)."""

@@ -36,8 +36,9 @@ def add_parser(subparsers):
     from ..image import COLORSPACES
     p = command_parser(subparsers, NAME, HELP, _EPILOG)
     p.add_argument("input", metavar="IN", help="image file (PNG, JPEG, TIFF, ...) or .npy array")
-    p.add_argument("-k", "--n-components", required=True, metavar="K",
-                   help="number of segments: N, A:B, bic, aic or icl")
+    p.add_argument("-k", "--n-components", default=None, metavar="K",
+                   help="number of segments: N, A:B, bic, aic or icl (required without "
+                        "--model)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output image (format from the extension)")
     p.add_argument("--overlay", action="store_true",
@@ -56,6 +57,9 @@ def add_parser(subparsers):
     p.add_argument("--method", default="em", choices=("em", "deep"),
                    help="em: a Gaussian mixture over pixels; deep: a U-Net trained on the "
                         "mixture likelihood, needs PyTorch (default: %(default)s)")
+    p.add_argument("--model", metavar="MODEL",
+                   help="segment with a model trained by `gaussmix segment-train` (forward "
+                        "passes, no fitting; implies --method deep)")
     p.add_argument("--fit-size", type=int, default=50_000, metavar="N",
                    help="em: fit on at most N points (0: every pixel) (default: %(default)s)")
     p.add_argument("--n-init", type=int, default=1,
@@ -161,7 +165,18 @@ def _check_options(args):
     """Every option checked before the image is read: ``(k, features, image format, label
     image format or None)``."""
     from ..image import FEATURES
-    k = _parse_k(args.n_components)
+    model = None
+    if args.model is not None:
+        k = None if args.n_components is None else _parse_k(args.n_components)
+        model = _load_model(args.model)
+        if k is not None and k != model.n_components:
+            raise CLIError(f"-k {args.n_components} but the model {args.model!r} has "
+                           f"{model.n_components} classes.")
+        k = model.n_components
+    elif args.n_components is None:
+        raise CLIError("-k is required (or --model MODEL).")
+    else:
+        k = _parse_k(args.n_components)
     feats = tuple(f.strip() for f in args.features.split(",") if f.strip())
     bad = [f for f in feats if f not in FEATURES]
     if bad or not feats:
@@ -183,21 +198,40 @@ def _check_options(args):
             raise CLIError(f"--labels {args.labels!r}: an 8-bit label image holds at most "
                            f"{_MAX_LABEL_IMAGE_K} segments but -k {args.n_components} allows "
                            f"{_max_k(k)}; write the labels to a .npy file.")
-    check_paths([("IN", args.input)],
+    check_paths([("IN", args.input), ("--model", args.model)],
                 [("-o", args.output), ("--labels", args.labels), ("--proba", args.proba)])
-    return k, feats, out_format, label_format
+    return k, feats, out_format, label_format, model
+
+
+def _load_model(path):
+    if not os.path.exists(path):
+        raise CLIError(f"no such file: {path}")
+    try:
+        from ..torch import DeepGMMSegmenter
+    except ImportError:
+        raise CLIError("--model needs PyTorch: pip install gaussmix[torch].", code=1) from None
+    try:
+        return DeepGMMSegmenter.load(path)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def run(args) -> int:
     from ..image import overlay, segment
-    k, feats, out_format, label_format = _check_options(args)
+    k, feats, out_format, label_format, model = _check_options(args)
     image = read_image(args.input)
     t0 = time.perf_counter()
-    options = dict(fit_size=args.fit_size or None, n_init=args.n_init) \
-        if args.method == "em" else {}
-    seg = segment(image, k, features=feats, colorspace=args.colorspace,
-                  covariance_type=args.covariance_type, method=args.method,
-                  random_state=args.seed, verbose=int(args.verbose), **options)
+    if model is not None:
+        try:
+            seg = segment(image, k, method="deep", model=model)
+        except ValueError as exc:
+            raise CLIError(f"{args.input}: {exc}") from None
+    else:
+        options = dict(fit_size=args.fit_size or None, n_init=args.n_init) \
+            if args.method == "em" else {}
+        seg = segment(image, k, features=feats, colorspace=args.colorspace,
+                      covariance_type=args.covariance_type, method=args.method,
+                      random_state=args.seed, verbose=int(args.verbose), **options)
     elapsed = time.perf_counter() - t0
     out = overlay(image, seg.labels, alpha=args.alpha) if args.overlay else seg.recolored
     write_image(_to_uint8(np.asarray(out)), args.output, out_format)
@@ -213,7 +247,8 @@ def run(args) -> int:
     summary = {
         "input": args.input, "output": args.output, "height": h, "width": w,
         "n_components": int(seg.n_components), "features": list(seg.features),
-        "colorspace": seg.colorspace, "method": args.method, "n_fit": int(seg.n_fit),
+        "colorspace": seg.colorspace,
+        "method": "deep" if model is not None else args.method, "n_fit": int(seg.n_fit),
         "segment_fractions": [round(float(s), 6) for s in share],
         "seconds": round(elapsed, 4),
     }

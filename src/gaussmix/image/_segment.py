@@ -33,7 +33,7 @@ from .._progress import progress_bar
 from .._validation import Interval, Kinds, Options, check_params
 from ..selection import select
 from ._features import (COLORSPACES, FeatureNames, _as_image, _distinct_colours, _Features,
-                        _lower, _normalise_features, _sigma_points)
+                        _lower, _normalise_features, _sigma_points, _unit_scale)
 from ._overlay import _paint, _segment_sums
 from ._result import Segmentation
 
@@ -165,7 +165,7 @@ def _fit(X, w, ks, criterion, reg_covar, n_colour, gm_params, verbose):
 
 
 def segment(image, n_components, *, features=("color",), colorspace="rgb",
-            covariance_type="full", method="em", fit_size=50_000, reg_covar="auto",
+            covariance_type="full", method="em", model=None, fit_size=50_000, reg_covar="auto",
             n_init=1, max_iter=100, tol=1e-3, random_state=None, chunk_size=None,
             verbose=0, **deep_options):
     """Segment an image with a Gaussian mixture over per-pixel features.
@@ -196,6 +196,12 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
         ``"em"``: a :class:`gaussmix.GaussianMixture` over the pixel features.
         ``"deep"``: :func:`gaussmix.torch.segment_deep` (a U-Net trained on the mixture
         likelihood, spatially coherent; needs PyTorch; colour features only).
+    model : gaussmix.torch.DeepGMMSegmenter, optional
+        With ``method="deep"``: a segmenter trained on a set of images, which segments this
+        one by forward passes instead of training a network for it. The image may have any
+        number of channels (as many as the model was trained on); ``uint8``/``uint16`` are
+        scaled to [0, 1] as above and floats used as they are, so train the model on images
+        in the same units. ``n_components`` may be None or must equal the model's.
     fit_size : int or None, default=50_000
         Most points to fit the mixture on (see the module notes); ``None`` fits on every
         pixel. Every pixel is classified regardless.
@@ -243,6 +249,10 @@ def segment(image, n_components, *, features=("color",), colorspace="rgb",
     >>> bool(np.all(seg.labels[12:28, 12:28] == seg.labels[20, 20]))
     True
     """
+    if model is not None:
+        if method != "deep":
+            raise ValueError(f"model= needs method='deep', got method={method!r}.")
+        return _segment_with_model(image, n_components, model, deep_options)
     arr = _as_image(image)
     if isinstance(features, str):
         features = (features,)
@@ -363,3 +373,44 @@ def _segment_deep(image, arr, builder, ks, criterion, feats, colorspace, covaria
                         recolored=_paint(labels, seg_w, sums, image),
                         model=None, n_components=k, features=feats, colorspace=colorspace,
                         criteria=None, n_fit=h * w)
+
+
+def _segment_with_model(image, n_components, model, options):
+    """``segment(image, method="deep", model=segmenter)``: forward passes of a trained model."""
+    try:
+        from ..torch import DeepGMMSegmenter
+    except ImportError as exc:
+        raise ImportError("method='deep' needs PyTorch: pip install gaussmix[torch].") from exc
+    if not isinstance(model, DeepGMMSegmenter):
+        raise TypeError("model must be a fitted gaussmix.torch.DeepGMMSegmenter, got "
+                        f"{type(model).__name__}.")
+    if options:
+        raise TypeError(f"segment() got options {sorted(options)} that do not apply with "
+                        "model= (set them on the DeepGMMSegmenter).")
+    if not hasattr(model, "network_"):
+        raise ValueError("model is not fitted; call model.fit(images) first.")
+    k = int(model.n_components)
+    if n_components is not None and not (isinstance(n_components, numbers.Integral)
+                                         and int(n_components) == k):
+        raise ValueError(f"n_components={n_components!r} but the model has {k} classes; "
+                         "pass None or the model's n_components.")
+    arr = np.asarray(image)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) \
+            or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"image must be a real numeric array, got dtype {arr.dtype}.")
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"image must have shape (H, W) or (H, W, C), got {arr.shape}.")
+    flat = arr.reshape(arr.shape[0], arr.shape[1], -1).astype(np.float64) / _unit_scale(arr)
+    c = flat.shape[2]
+    if c != model.n_channels_:
+        raise ValueError(f"image has {c} channel(s), but the model was trained on images with "
+                         f"{model.n_channels_}.")
+    proba = np.asarray(model.predict_proba(flat), dtype=np.float32)
+    labels = proba.argmax(-1).astype(np.intp)
+    h, w = labels.shape
+    seg_w, sums = _segment_sums(labels.ravel(), arr.reshape(h * w, c).astype(np.float64), k)
+    return Segmentation(labels=labels, probabilities=proba,
+                        recolored=_paint(labels, seg_w, sums, arr), model=None, n_components=k,
+                        features=("color",), colorspace="rgb", criteria=None, n_fit=0)
