@@ -49,8 +49,10 @@ import logging
 import math
 import numbers
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import betaln, digamma, gammaln
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -59,7 +61,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import covariance
 from ._data import ArraySource, ChunkSource, auto_chunk_size, data_kind
-from ._engine import e_pass
+from . import _fast
+from ._engine import e_pass, e_pass_reference
 from ._kernels import logsumexp_rows
 from ._kmeans import kmeans, kmeans_plusplus
 from ._log import say
@@ -71,6 +74,9 @@ from ._typing import INIT_PARAMS
 from ._validation import (ArrayLike, Interval, Kinds, Options, check_finite, check_params,
                           check_sample_weight)
 from ._init import _stats_from_points, stats_from_labels, stats_from_resp
+
+if TYPE_CHECKING:
+    import sklearn.mixture
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -166,6 +172,46 @@ def _log_wishart_norm(dof, log_det_prec_chol, d):
     # scikit-learn's, without the log(pi) term
     return -(dof * log_det_prec_chol + dof * d * 0.5 * math.log(2.0)
              + np.sum(gammaln(0.5 * (dof - np.arange(d)[:, None])), 0))
+
+
+def _vb_resolved(stats: SufficientStats, shift: np.ndarray, prior_diag: np.ndarray,
+                 data_dtype) -> bool:
+    """Whether the fast pass's scatter is accurate enough for the *variational* M-step.
+
+    The fast pass sums raw moments; the centred scatter of component ``k`` then carries an
+    absolute error of about ``eps * nk (var + (xbar - shift)^2)`` per feature. Maximum
+    likelihood needs it small against the component's own variance
+    (:func:`gaussmix._fast.scatter_resolved`), which fails for every component of
+    negligible mass, and a variational fit has many (the pruned ones). The Wishart update
+    adds the scatter to ``covariance_prior``, so here the error is measured against
+    ``diag(covariance_prior) + nk var``: components of negligible mass never force the slower
+    reference pass.
+    """
+    nk = stats.nk[:, None]
+    sc = stats.scatter
+    var = (np.diagonal(sc, axis1=1, axis2=2) if sc.ndim == 3 else sc) / np.maximum(nk, 1e-300)
+    off = (stats.means - shift) ** 2
+    err = np.finfo(data_dtype).eps * nk * (np.abs(var) + off)
+    base = prior_diag + nk * np.maximum(var, 0.0)
+    return bool(np.all(err <= _fast.max_error(data_dtype) * base))
+
+
+def _vb_pass(source, params: Params, model, shift: np.ndarray, dtype,
+             prior_diag: np.ndarray) -> SufficientStats:
+    """The engine's E-pass with the variational accuracy test (:func:`_vb_resolved`)."""
+    pool = getattr(source, "workspace_pool", None)
+    if pool is None:
+        pool = _fast.WorkspacePool()
+        try:
+            source.workspace_pool = pool
+        except AttributeError:
+            pass
+    # reg_covar=inf switches off the maximum-likelihood test; _vb_resolved replaces it
+    stats = _fast.fast_pass(source.chunks(), params, model, shift, dtype, 0, pool=pool,
+                            n_rows=getattr(source, "n_samples", None), reg_covar=np.inf)
+    if stats is not None and _vb_resolved(stats, shift, prior_diag, np.dtype(dtype)):
+        return stats
+    return e_pass_reference(source, params, model, shift, dtype, 0)
 
 
 class BayesianGaussianMixture(DensityMixin, BaseEstimator):
@@ -288,14 +334,20 @@ degrees_of_freedom_prior_, covariance_prior_
         "weight_threshold": [Interval(float, 0, 1)],
     }
 
-    def __init__(self, n_components=1, *, covariance_type="full", tol=1e-3, reg_covar=1e-6,
-                 max_iter=100, n_init=1, init_params="kmeans",
-                 weight_concentration_prior_type="dirichlet_process",
-                 weight_concentration_prior=None, mean_precision_prior=None, mean_prior=None,
-                 degrees_of_freedom_prior=None, covariance_prior=None, random_state=None,
-                 warm_start=False, verbose=0, verbose_interval=10, chunk_size=None,
-                 learning_offset=10.0, learning_decay=0.7, total_samples=None,
-                 weight_threshold=0.01):
+    def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
+                 tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
+                 n_init: int = 1, init_params: str = "kmeans",
+                 weight_concentration_prior_type: str = "dirichlet_process",
+                 weight_concentration_prior: float | None = None,
+                 mean_precision_prior: float | None = None,
+                 mean_prior: npt.ArrayLike | None = None,
+                 degrees_of_freedom_prior: float | None = None,
+                 covariance_prior: float | npt.ArrayLike | None = None,
+                 random_state: int | np.random.RandomState | None = None,
+                 warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
+                 chunk_size: int | None = None, learning_offset: float = 10.0,
+                 learning_decay: float = 0.7, total_samples: float | None = None,
+                 weight_threshold: float = 0.01):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -428,6 +480,11 @@ degrees_of_freedom_prior_, covariance_prior_
                                  f"{self.covariance_prior!r}")
             self.covariance_prior_ = float(self.covariance_prior)
 
+    def _prior_diag(self) -> np.ndarray:
+        """The prior's variances (d,) or a scalar: the scale the scatter is added to."""
+        c = np.asarray(self.covariance_prior_, dtype=np.float64)
+        return np.diag(c).copy() if c.ndim == 2 else c
+
     def _prior(self):
         return {"dof": self.degrees_of_freedom_prior_, "beta": self.mean_precision_prior_,
                 "mean": self.mean_prior_, "cov": np.asarray(self.covariance_prior_)}
@@ -534,7 +591,8 @@ degrees_of_freedom_prior_, covariance_prior_
         resp /= resp.sum(axis=1)[:, None]
         return stats_from_resp(src, resp, model, shift, dtype)
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: npt.ArrayLike, y: None = None,
+            sample_weight: npt.ArrayLike | None = None) -> "BayesianGaussianMixture":
         """Estimate the variational posterior by coordinate ascent.
 
         Parameters
@@ -555,8 +613,21 @@ degrees_of_freedom_prior_, covariance_prior_
         self._fit(X, sample_weight)
         return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most likely component of each row (``fit(X).predict(X)``)."""
+    def fit_predict(self, X: npt.ArrayLike, y: None = None,
+                    sample_weight: npt.ArrayLike | None = None) -> np.ndarray:
+        """Fit, then return the most likely component of each row (``fit(X).predict(X)``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), numpy.memmap or re-iterable of chunks
+            As in :meth:`fit`.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
         self._fit(X, sample_weight)
         return self.predict(X)
 
@@ -586,7 +657,7 @@ degrees_of_freedom_prior_, covariance_prior_
             for n_iter in range(1, self.max_iter + 1):
                 prev = lower_bound
                 params, c = self._engine_params(st, d)
-                stats = e_pass(source, params, model, shift, dtype, 0, reg_covar=self.reg_covar)
+                stats = _vb_pass(source, params, model, shift, dtype, self._prior_diag())
                 ent = self._entropy_term(stats, st, c, d)
                 st = self._m_step(stats)
                 lower_bound = self._lower_bound(ent, st, d)
@@ -629,7 +700,8 @@ degrees_of_freedom_prior_, covariance_prior_
                                                       check_random_state(random_state))))
 
     # ------------------------------------------------------------------ SVI
-    def partial_fit(self, X, y=None, sample_weight=None):
+    def partial_fit(self, X: npt.ArrayLike, y: None = None,
+                    sample_weight: npt.ArrayLike | None = None) -> "BayesianGaussianMixture":
         """One natural-gradient step of stochastic variational inference on a batch.
 
         The batch's statistics, scaled by ``total_samples / batch weight``, give the
@@ -678,7 +750,7 @@ degrees_of_freedom_prior_, covariance_prior_
         st = self._state()
         shift = source.weighted_mean()
         params, c = self._engine_params(st, d)
-        stats = e_pass(source, params, model, shift, source.dtype, 0, reg_covar=self.reg_covar)
+        stats = _vb_pass(source, params, model, shift, source.dtype, self._prior_diag())
         scale = n_total / bw
         ent = self._entropy_term(stats, st, c, d) * scale
         svi["t"] += 1  # steps count from 1, so learning_offset=0 makes the first step whole
@@ -726,28 +798,78 @@ degrees_of_freedom_prior_, covariance_prior_
         lp = model.log_prob(X.astype(np.float64), params.means, params.prec_chol)
         return lp + self._constants(self._state(), d)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Variational responsibilities (n_samples, n_components)."""
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """Variational responsibilities of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+        """
         _, resp = logsumexp_rows(self._weighted_log_prob(X), out_resp=True)
         return resp
 
-    def predict(self, X) -> np.ndarray:
-        """The component of highest responsibility for each row."""
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """The component of highest responsibility for each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
         return self._weighted_log_prob(X).argmax(axis=1)
 
-    def score_samples(self, X) -> np.ndarray:
+    def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
         """scikit-learn's ``score_samples``: log-sum-exp of the variational log-weights
-        and log-densities (not a normalised predictive density)."""
+        and log-densities (not a normalised predictive density).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
         return logsumexp_rows(self._weighted_log_prob(X))
 
-    def score(self, X, y=None, sample_weight=None) -> float:
-        """Mean (weighted) of :meth:`score_samples`."""
+    def score(self, X: npt.ArrayLike, y: None = None,
+              sample_weight: npt.ArrayLike | None = None) -> float:
+        """Mean (weighted) of :meth:`score_samples`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+        """
         s = self.score_samples(X)
         return float(np.average(s, weights=sample_weight))
 
-    def sample(self, n_samples=1):
-        """Draw from the mixture with ``weights_``, ``means_`` and ``covariances_``
-        (as scikit-learn does): ``(X, y)``."""
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw from the mixture with ``weights_``, ``means_`` and ``covariances_``, as
+        scikit-learn does.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component of each draw.
+        """
         check_is_fitted(self)
         if n_samples < 1:
             raise ValueError("Invalid value for 'n_samples': %d . The sampling requires at "
@@ -756,7 +878,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     @property
     def elbo_(self) -> float:
-        """The lower bound of the fit (``lower_bound_``)."""
+        """The lower bound (ELBO) of the fit, ``lower_bound_``."""
         check_is_fitted(self)
         return self.lower_bound_
 
@@ -769,8 +891,14 @@ degrees_of_freedom_prior_, covariance_prior_
     _FITTED = ("weights_", "precisions_", "converged_", "n_iter_", "lower_bound_",
                "lower_bounds_", "n_features_in_")
 
-    def to_sklearn(self):
-        """An equivalent fitted :class:`sklearn.mixture.BayesianGaussianMixture`."""
+    def to_sklearn(self) -> "sklearn.mixture.BayesianGaussianMixture":
+        """An equivalent fitted scikit-learn mixture.
+
+        Returns
+        -------
+        est : sklearn.mixture.BayesianGaussianMixture
+            Same parameters (those scikit-learn has), priors and fitted state.
+        """
         from sklearn.mixture import BayesianGaussianMixture as SkBGM
         check_is_fitted(self)
         params = {k: v for k, v in self.get_params(deep=False).items()
@@ -784,8 +912,19 @@ degrees_of_freedom_prior_, covariance_prior_
         return sk
 
     @classmethod
-    def from_sklearn(cls, sk) -> "BayesianGaussianMixture":
-        """A gaussmix mixture with the parameters and fitted state of ``sk``."""
+    def from_sklearn(cls, sk: "sklearn.mixture.BayesianGaussianMixture"
+                     ) -> "BayesianGaussianMixture":
+        """A gaussmix mixture with the parameters and fitted state of ``sk``.
+
+        Parameters
+        ----------
+        sk : sklearn.mixture.BayesianGaussianMixture
+            A fitted scikit-learn mixture.
+
+        Returns
+        -------
+        est : BayesianGaussianMixture
+        """
         check_is_fitted(sk)
         est = cls(**sk.get_params(deep=False))
         for a in cls._STATE + cls._PRIORS + cls._FITTED:
