@@ -143,10 +143,14 @@ def test_min_weight_flags_a_small_cluster_of_anomalies(rng):
     cluster = rng.normal([3, 8], 0.2, (30, 2))  # anomalies that resemble each other
     X = np.vstack([inliers, cluster])
     y = np.r_[np.zeros(800), np.ones(30)]
-    plain = GaussianMixtureOutlierDetector(3, random_state=0).fit(X)
+    plain = GaussianMixtureOutlierDetector(3, min_weight=0.0, random_state=0).fit(X)
     pruned = GaussianMixtureOutlierDetector(3, min_weight=0.1, random_state=0).fit(X)
     assert roc_auc_score(y, -plain.score_samples(X)) < 0.5  # a component explains them
     assert roc_auc_score(y, -pruned.score_samples(X)) > 0.99
+    # the default rule, min(0.1, 0.5 / K), drops the same component
+    default = GaussianMixtureOutlierDetector(3, random_state=0).fit(X)
+    np.testing.assert_array_equal(default.dropped_components_, pruned.dropped_components_)
+    np.testing.assert_array_equal(default.score_samples(X), pruned.score_samples(X))
     k = pruned.dropped_components_
     assert len(k) == 1 and pruned.mixture_.weights_[k[0]] < 0.1
     assert pruned.density_.n_components == 2
@@ -261,3 +265,96 @@ def test_cli_anomalies_model_data_mismatch(capsys, csv_blobs, tmp_path, rng):
     GaussianMixture(2, random_state=0).fit(rng.normal(size=(50, 3))).save(model)
     code, _, err = _cli(capsys, "anomalies", path, "--model", model)
     assert code == 2 and "expects 3" in err
+
+
+# ------------------------------------------------------------------------------ default search
+
+
+def test_auto_min_weight_rule():
+    from gaussmix.anomaly import auto_min_weight
+    assert [auto_min_weight(k) for k in (1, 2, 5)] == [0.1, 0.1, 0.1]
+    assert auto_min_weight(10) == pytest.approx(0.05)
+    assert auto_min_weight(8) == pytest.approx(0.0625)
+
+
+def test_trimmed_mean_against_sorting(rng):
+    from gaussmix.anomaly import _trimmed_mean
+    v = rng.normal(size=200)
+    # unit weights: the mean of all but the 20 lowest values
+    assert _trimmed_mean(v, np.ones(200), 0.1) == pytest.approx(np.sort(v)[20:].mean(), rel=1e-12)
+    # integer weights act as repetitions
+    w = rng.randint(1, 4, 200)
+    assert _trimmed_mean(v, w, 0.1) == pytest.approx(
+        _trimmed_mean(np.repeat(v, w), np.ones(w.sum()), 0.1), rel=1e-12)
+
+
+def _clustered_anomalies(rng):
+    inliers = np.vstack([rng.normal([0, 0], 1.0, (400, 2)), rng.normal([6, 0], 1.0, (400, 2))])
+    cluster = rng.normal([3, 8], 0.2, (40, 2))
+    return np.vstack([inliers, cluster]), np.r_[np.zeros(800), np.ones(40)]
+
+
+def test_default_beats_bic_on_clustered_anomalies(rng):
+    X, y = _clustered_anomalies(rng)
+    default = GaussianMixtureOutlierDetector(random_state=0).fit(X)
+    bic = GaussianMixtureOutlierDetector("bic", min_weight=0.0, random_state=0).fit(X)
+    # BIC gives the anomalies a component of their own, so they look normal
+    assert roc_auc_score(y, -bic.score_samples(X)) < 0.5
+    assert roc_auc_score(y, -default.score_samples(X)) > 0.99
+    assert default.selection_ is None and default.search_
+    assert np.mean(default.predict(X[800:]) == -1) == 1.0
+    assert np.mean(default.predict(X[:800]) == -1) < 0.05
+
+
+def test_default_search_table(blobs):
+    det = GaussianMixtureOutlierDetector(random_state=0).fit(blobs)
+    rows = det.search_
+    ks = [r["n_components"] for r in rows]
+    assert ks == list(range(1, len(ks) + 1))
+    scores = np.array([r["score"] for r in rows])
+    best = int(np.argmax(scores))
+    # the fitted model has the best candidate's size; three well separated blobs give three
+    assert det.mixture_.n_components == ks[best] == 3
+    # the search stopped two candidates past the best (or at the cap of 10)
+    assert len(rows) == min(best + 3, 10)
+    assert np.all(scores[best + 1:] <= scores[best])
+    assert all(r["n_iter"] <= 15 for r in rows)
+    assert rows[best]["n_dropped"] == 0
+    assert det.mixture_.converged_
+    np.testing.assert_allclose(det.score_samples(blobs), det.density_.score_samples(blobs))
+
+
+def test_default_search_is_reproducible_and_respects_zero_weights(blobs, rng):
+    a = GaussianMixtureOutlierDetector(random_state=5).fit(blobs)
+    b = GaussianMixtureOutlierDetector(random_state=5).fit(blobs)
+    np.testing.assert_array_equal(a.score_samples(blobs), b.score_samples(blobs))
+    # rows of zero weight never enter the split: far-away rows with weight 0 change nothing
+    # in the choice of K
+    junk = rng.uniform(50, 60, (30, 2))
+    w = np.r_[np.ones(len(blobs)), np.zeros(30)]
+    c = GaussianMixtureOutlierDetector(random_state=5).fit(np.vstack([blobs, junk]),
+                                                          sample_weight=w)
+    assert c.mixture_.n_components == a.mixture_.n_components
+    assert np.all(c.predict(junk) == -1)
+
+
+def test_default_search_caps_components_by_rows():
+    # 60 rows in 5-D: 45 fitting rows support at most 45 // (3 * 6) = 2 components
+    X = np.random.RandomState(0).normal(size=(60, 5))
+    det = GaussianMixtureOutlierDetector(random_state=0).fit(X)
+    assert max(r["n_components"] for r in det.search_) <= 2
+    # too few rows to hold any out: one Gaussian, no search
+    tiny = GaussianMixtureOutlierDetector(random_state=0).fit(X[:20])
+    assert tiny.mixture_.n_components == 1 and tiny.search_ == []
+
+
+def test_default_search_over_covariance_types(blobs):
+    det = GaussianMixtureOutlierDetector(covariance_type=("full", "diag"),
+                                         random_state=0).fit(blobs)
+    assert {r["covariance_type"] for r in det.search_} == {"full", "diag"}
+    best = max(det.search_, key=lambda r: r["score"])
+    assert det.mixture_.covariance_type == best["covariance_type"]
+    # the trimming step refits the best candidate without its light components
+    assert det.mixture_.n_components == best["n_components"] - best["n_dropped"]
+    with pytest.raises(ValueError, match="full"):
+        GaussianMixtureOutlierDetector(covariance_type="round").fit(blobs)

@@ -8,22 +8,81 @@ A row is an outlier when its log-density under the mixture falls below a thresho
 99% highest-density region, estimated by Monte Carlo from ``n_auto_samples`` draws. The last
 choice needs no guess of the outlier rate: on data that follow the model about 1% of the rows are
 flagged.
+
+Choosing the number of components for detection (``n_components="auto"``, the default). BIC
+ranks models by how well they explain *all* rows, anomalies included: anomalies that resemble
+each other get a light component of their own and then look normal (on breast cancer with 5%
+planted malignant tumours BIC's choice scores a ROC AUC below 0.5). The detection search
+instead asks how well each candidate explains the *bulk* of rows it has not seen:
+
+1. the rows are split once (``random_state``) into a fitting part and a validation part
+   (a quarter of the rows);
+2. for K = 1, 2, ... a mixture is fitted on the fitting part, its components lighter than the
+   ``min_weight`` rule are dropped (they are where clustered anomalies go), and the candidate is
+   scored by the trimmed mean of the validation log-densities: the lowest 10% are left out, so
+   validation anomalies do not decide the choice;
+3. the search stops after two K in a row that do not improve on the best score so far (the
+   held-out likelihood of a growing mixture rises, then falls: candidates past the peak are
+   hopeless), or at ``min(10, rows of the fitting part / (3 (d + 1)))``, the most components
+   for which each gets about three times the rows a full covariance needs;
+4. the best K is refitted on all rows from the fitting-part solution (a warm start, a few EM
+   iterations);
+5. one trimming step, the C-step of trimmed likelihood (as in the MCD estimator behind
+   scikit-learn's EllipticEnvelope): the light components are left out, the rows holding the
+   lowest 10% of weight by density get weight 0, and the remaining components are refitted,
+   warm-started, on the rest, so that the anomalies in the training rows do not widen the
+   bulk's components (on wine, with cultivar 2 planted,
+   the mean ROC AUC rises from 0.87 to 0.91).
+
+Search cells run at most 15 EM iterations: they rank candidates, and the final warm-started fit
+converges at the user's ``tol``.
 """
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import GaussianMixture
 from ._validation import check_finite, check_sample_weight
 
-__all__ = ["GaussianMixtureOutlierDetector", "weighted_quantile"]
+__all__ = ["GaussianMixtureOutlierDetector", "auto_min_weight", "weighted_quantile"]
 
-_CRITERIA = ("bic", "aic", "icl", "heldout")
+_CRITERIA = ("auto", "bic", "aic", "icl", "heldout")
+#: the detection search (``n_components="auto"``): validation fraction, trimmed share of the
+#: validation log-densities, largest K, EM iterations of a search cell
+_VALIDATION_FRACTION = 0.25
+_TRIM = 0.1
+_MAX_COMPONENTS = 10
+_SEARCH_MAX_ITER = 15
+_PATIENCE = 2
+
+
+def auto_min_weight(n_components: int) -> float:
+    """The ``min_weight="auto"`` rule: ``min(0.1, 0.5 / n_components)``.
+
+    A component lighter than this is treated as a cluster of anomalies. Anomalies are rarely
+    more than a few percent of the rows, so 0.1 separates their components from the bulk's;
+    with many components the bulk's own clusters get lighter (ten equal clusters weigh 0.1
+    each), so the floor falls to half an equal share.
+    """
+    return min(0.1, 0.5 / int(n_components))
+
+
+def _trimmed_mean(values, weights, trim: float) -> float:
+    """Weighted mean of ``values`` without their lowest ``trim`` share of weight."""
+    order = np.argsort(values, kind="stable")
+    v, wt = np.asarray(values, dtype=np.float64)[order], np.asarray(weights, dtype=np.float64)[order]
+    cum = np.cumsum(wt)
+    keep = cum > trim * cum[-1]
+    if not np.isfinite(v[keep]).all():
+        return -np.inf
+    return float(np.dot(wt[keep], v[keep]) / wt[keep].sum())
 
 
 def weighted_quantile(values, q, sample_weight=None) -> float:
@@ -50,8 +109,13 @@ def weighted_quantile(values, q, sample_weight=None) -> float:
     return float(v[order][min(idx, len(v) - 1)])
 
 
-def _drop_light_components(gm: GaussianMixture, min_weight: float):
-    """``gm`` without the components lighter than ``min_weight``, weights renormalised."""
+def _drop_light_components(gm: GaussianMixture, min_weight):
+    """``gm`` without the components lighter than ``min_weight``, weights renormalised.
+
+    ``min_weight="auto"`` uses :func:`auto_min_weight` of ``gm``'s number of components.
+    """
+    if isinstance(min_weight, str):
+        min_weight = auto_min_weight(gm.n_components)
     keep = gm.weights_ >= min_weight
     if keep.all() or not keep.any():
         return gm, np.empty(0, dtype=int)
@@ -80,12 +144,16 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : int, iterable of int or {"bic", "aic", "icl", "heldout"}, default="bic"
-        Number of mixture components. A criterion name selects it among 1..10 (at most the
-        number of rows of positive weight) with :func:`gaussmix.select`; an iterable selects it
-        among those values by BIC. The default chooses by BIC because a density that is too
-        coarse (one Gaussian over several clusters) spreads its mass over the gaps, so that
-        ``contamination="auto"`` then finds no training row outside its high-density region.
+    n_components : int, iterable of int or {"auto", "bic", "aic", "icl", "heldout"}, \
+default="auto"
+        Number of mixture components. ``"auto"`` runs the detection search of the module
+        docstring: K by the held-out likelihood of the bulk, scored without light components.
+        A criterion name selects K among 1..10 (at most the number of rows of positive weight)
+        with :func:`gaussmix.select`; an iterable selects it among those values by BIC. A search
+        because a density that is too coarse (one Gaussian over several clusters) spreads its
+        mass over the gaps, so that ``contamination="auto"`` then finds no training row outside
+        its high-density region; ``"auto"`` rather than BIC because BIC rewards a component that
+        explains a cluster of anomalies.
     covariance_type : str or tuple of str, default="full"
         Covariance type; a tuple is searched together with ``n_components`` when selecting.
     contamination : "auto" or float in (0, 0.5], default="auto"
@@ -98,12 +166,13 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         Probability mass of the highest-density region used by ``contamination="auto"``.
     n_auto_samples : int, default=20000
         Monte Carlo draws used to estimate that region's boundary.
-    min_weight : float in [0, 0.5), default=0.0
+    min_weight : "auto" or float in [0, 0.5), default="auto"
         Components whose mixing weight is below ``min_weight`` are treated as clusters of
         anomalies: scoring uses the mixture of the remaining components (weights renormalised),
-        so rows explained only by a small component get a low density. Useful when anomalies
-        may be similar to each other; set it above the expected outlier fraction (for example
-        0.1). ``0`` scores with the full mixture.
+        so rows explained only by a small component get a low density. ``"auto"`` is
+        ``min(0.1, 0.5 / K)`` for a mixture of K components (:func:`auto_min_weight`): above
+        the usual outlier fraction, below the weight of the bulk's own clusters. A float sets it
+        (above the expected outlier fraction); ``0`` scores with the full mixture.
     n_init, tol, reg_covar, max_iter, init_params
         As in :class:`~gaussmix.GaussianMixture`.
     random_state : int, RandomState instance or None, default=None
@@ -111,14 +180,20 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
     Attributes
     ----------
     mixture_ : GaussianMixture
-        The fitted density model.
+        The fitted density model (with ``n_components="auto"``, the bulk's mixture after the
+        trimming step; see the module docstring).
     density_ : GaussianMixture
         The model used for scoring: ``mixture_`` without the components lighter than
         ``min_weight`` (``mixture_`` itself when none is dropped).
     dropped_components_ : ndarray of int
         Indices (into ``mixture_``) of the components left out of ``density_``.
     selection_ : SelectionResult or None
-        The model-selection table when ``n_components`` asked for a search.
+        The model-selection table when ``n_components`` asked for a criterion search (a
+        criterion name or an iterable).
+    search_ : list of dict or None
+        With ``n_components="auto"``: one row per candidate tried, in order, with the keys
+        ``n_components, covariance_type, score`` (trimmed mean held-out log-density of the
+        candidate without its light components), ``n_dropped`` and ``n_iter``.
     offset_ : float
         Log-density threshold; ``decision_function = score_samples - offset_``.
     n_iter_ : int
@@ -143,8 +218,8 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
     0.05
     """
 
-    def __init__(self, n_components="bic", *, covariance_type="full", contamination="auto",
-                 threshold=None, auto_coverage=0.99, n_auto_samples=20000, min_weight=0.0,
+    def __init__(self, n_components="auto", *, covariance_type="full", contamination="auto",
+                 threshold=None, auto_coverage=0.99, n_auto_samples=20000, min_weight="auto",
                  n_init=1,
                  tol=1e-3, reg_covar=1e-6, max_iter=100, init_params="kmeans",
                  random_state=None):
@@ -182,8 +257,9 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
             raise ValueError(f"The 'n_auto_samples' parameter must be an int >= 100. "
                              f"Got {m!r} instead.")
         mw = self.min_weight
-        if isinstance(mw, bool) or not isinstance(mw, numbers.Real) or not 0 <= mw < 0.5:
-            raise ValueError(f"The 'min_weight' parameter must be a float in [0, 0.5). "
+        if not (mw == "auto" if isinstance(mw, str) else not isinstance(mw, bool) and
+                isinstance(mw, numbers.Real) and 0 <= mw < 0.5):
+            raise ValueError(f"The 'min_weight' parameter must be 'auto' or a float in [0, 0.5). "
                              f"Got {mw!r} instead.")
         k = self.n_components
         if isinstance(k, str):
@@ -218,7 +294,10 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         k = self.n_components
         cov = self.covariance_type
         self.selection_ = None
-        if isinstance(k, numbers.Integral) and isinstance(cov, str):
+        self.search_ = None
+        if k == "auto":
+            self.mixture_, self.search_ = self._auto_search(X, w, kw)
+        elif isinstance(k, numbers.Integral) and isinstance(cov, str):
             self.mixture_ = GaussianMixture(k, covariance_type=cov, random_state=self.random_state,
                                             **kw).fit(X, sample_weight=w)
         else:
@@ -233,6 +312,67 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
             self.mixture_ = self.selection_.best_estimator_
         self._finish(X, w)
         return self
+
+    def _auto_search(self, X, w, kw):
+        """K (and covariance type) by the trimmed held-out likelihood of the bulk; see the module docstring."""
+        from . import covariance as _cov
+        cov_types = [self.covariance_type] if isinstance(self.covariance_type, str) else \
+            list(self.covariance_type)
+        for ct in cov_types:  # unknown names: the registry's error lists the valid ones
+            _cov.get(ct)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+        pos = np.flatnonzero(w > 0)
+        n, d = len(pos), X.shape[1]
+        perm = pos[rng.permutation(n)]
+        n_va = int(round(_VALIDATION_FRACTION * n))
+        search = []
+        best = None
+        if n_va >= 10 and n - n_va >= 2:
+            va, tr = np.sort(perm[:n_va]), np.sort(perm[n_va:])
+            k_max = max(1, min(_MAX_COMPONENTS, (n - n_va) // (3 * (d + 1))))
+            cell = dict(kw, max_iter=min(int(self.max_iter), _SEARCH_MAX_ITER))
+            for ct in cov_types:
+                best_ct, worse = -np.inf, 0
+                for k in range(1, k_max + 1):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        gm = GaussianMixture(k, covariance_type=ct, random_state=seed,
+                                             **cell).fit(X[tr], sample_weight=w[tr])
+                    dens, dropped = _drop_light_components(gm, self.min_weight)
+                    ll = dens.score_samples(X[va])
+                    score = _trimmed_mean(ll, w[va], _TRIM)
+                    search.append(dict(n_components=k, covariance_type=ct, score=score,
+                                       n_dropped=len(dropped), n_iter=int(gm.n_iter_)))
+                    if best is None or score > best[0]:
+                        best = (score, gm)
+                    if score > best_ct:
+                        best_ct, worse = score, 0
+                    else:  # two candidates in a row below the best: past the peak
+                        worse += 1
+                        if worse == _PATIENCE:
+                            break
+        if best is None:  # too few rows to hold any out: one Gaussian
+            return GaussianMixture(1, covariance_type=cov_types[0], random_state=seed,
+                                   **kw).fit(X, sample_weight=w), search
+        gm = best[1]
+        # all rows, from the fitting-part solution; then the trimming step: the same fit
+        # without the rows holding the lowest _TRIM of the weight by density
+        for trimmed in (False, True):
+            wt = w
+            if trimmed:
+                # the bulk alone: light components (clusters of anomalies) are not refitted
+                gm, _ = _drop_light_components(gm, self.min_weight)
+                ll = gm.score_samples(X)
+                order = np.argsort(ll, kind="stable")
+                low = order[np.cumsum(w[order]) <= _TRIM * w.sum()]
+                wt = w.copy()
+                wt[low] = 0.0
+            gm = GaussianMixture(
+                gm.n_components, covariance_type=gm.covariance_type, random_state=seed,
+                weights_init=gm.weights_, means_init=gm.means_,
+                precisions_init=gm.precisions_, **kw).fit(X, sample_weight=wt)
+        return gm, search
 
     def _finish(self, X, w) -> None:
         self.n_iter_ = self.mixture_.n_iter_
@@ -266,6 +406,7 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         det._check_params()
         det.mixture_ = mixture
         det.selection_ = None
+        det.search_ = None
         det.n_features_in_ = int(mixture.means_.shape[1])
         w = None
         if X is not None:
