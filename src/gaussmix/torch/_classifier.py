@@ -8,9 +8,12 @@ end to end with the cross-entropy of those posteriors, exactly like a softmax la
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -72,9 +75,10 @@ class GMMClassifierHead(nn.Module):
         "learn_prior": BOOL,
     }
 
-    def __init__(self, n_features, n_classes, n_components_per_class=1,
-                 covariance_type="diag", *, learn_prior=True, dtype=None, device=None,
-                 random_state=None):
+    def __init__(self, n_features: int, n_classes: int, n_components_per_class: int = 1,
+                 covariance_type: str | Any = "diag", *, learn_prior: bool = True,
+                 dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+                 random_state: int | torch.Generator | None = None) -> None:
         super().__init__()
         check_params(type(self).__name__,
                      {"n_features": n_features, "n_classes": n_classes,
@@ -91,25 +95,53 @@ class GMMClassifierHead(nn.Module):
                                                      device=self.mixture.means.device),
                                          requires_grad=bool(learn_prior))
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
+        """The head's settings, shown in its ``repr`` (``torch.nn.Module`` hook).
+
+        Returns
+        -------
+        str
+        """
         return (f"n_features={self.n_features}, n_classes={self.n_classes}, "
                 f"n_components_per_class={self.n_components_per_class}, "
                 f"covariance_type={self.covariance_type!r}")
 
-    def class_log_likelihood(self, z):
-        """``log p(z | c)`` for every class, Tensor of shape (n, C)."""
+    def class_log_likelihood(self, z: torch.Tensor) -> torch.Tensor:
+        """``log p(z | c)`` for every class.
+
+        Parameters
+        ----------
+        z : Tensor of shape (n, n_features)
+            Features.
+
+        Returns
+        -------
+        Tensor of shape (n, n_classes)
+        """
         C, M = self.n_classes, self.n_components_per_class
         clp = self.mixture.component_log_prob(z).view(z.shape[0], C, M)
         log_w = torch.log_softmax(self.mixture.weight_logits.view(C, M), dim=1)
         return torch.logsumexp(clp + log_w[None], dim=2)
 
-    def forward(self, z):
-        """Log class posteriors ``log p(c | z)``, Tensor of shape (n, C)."""
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Log class posteriors ``log p(c | z)``.
+
+        Parameters
+        ----------
+        z : Tensor of shape (n, n_features)
+            Features.
+
+        Returns
+        -------
+        Tensor of shape (n, n_classes)
+        """
         joint = self.class_log_likelihood(z) + torch.log_softmax(self.prior_logits, 0)[None]
         return torch.log_softmax(joint, dim=1)
 
     @torch.no_grad()
-    def init_from_features(self, Z, y, *, reg_covar=1e-3, max_iter=100, random_state=None):
+    def init_from_features(self, Z: torch.Tensor | npt.ArrayLike, y: npt.ArrayLike, *,
+                           reg_covar: float = 1e-3, max_iter: int = 100,
+                           random_state: int | None = None) -> GMMClassifierHead:
         """Set the head by EM: one mixture of ``M`` components per class on features ``Z``.
 
         Parameters
@@ -262,11 +294,14 @@ class DeepGMMClassifier(ClassifierMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, hidden_layer_sizes=(64,), *, n_components_per_class=1,
-                 covariance_type="diag", head="gmm", activation="tanh", head_init="data",
-                 freeze_features=False, max_epochs=100, batch_size=64, lr=1e-3,
-                 weight_decay=0.0, early_stopping=True, validation_fraction=0.1, patience=10,
-                 reg_covar=1e-3, random_state=None, verbose=0, device=None):
+    def __init__(self, hidden_layer_sizes: Sequence[int] = (64,), *,
+                 n_components_per_class: int = 1, covariance_type: str | Any = "diag",
+                 head: str = "gmm", activation: str = "tanh", head_init: str = "data",
+                 freeze_features: bool = False, max_epochs: int = 100, batch_size: int = 64,
+                 lr: float = 1e-3, weight_decay: float = 0.0, early_stopping: bool = True,
+                 validation_fraction: float = 0.1, patience: int = 10, reg_covar: float = 1e-3,
+                 random_state: int | None = None, verbose: int = 0,
+                 device: torch.device | str | None = None) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.n_components_per_class = n_components_per_class
         self.covariance_type = covariance_type
@@ -336,7 +371,7 @@ class DeepGMMClassifier(ClassifierMixin, BaseEstimator):
                 "This DeepGMMClassifier instance is not fitted yet; call fit(X, y) first.")
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, y):
+    def fit(self, X: torch.Tensor | npt.ArrayLike, y: npt.ArrayLike) -> DeepGMMClassifier:
         """Train the network.
 
         Parameters
@@ -479,21 +514,63 @@ class DeepGMMClassifier(ClassifierMixin, BaseEstimator):
         with torch.no_grad():
             return self.network_(self._standardise(Xt))
 
-    def predict_log_proba(self, X):
-        """Log class posteriors, ndarray of shape (n_samples, n_classes)."""
+    def predict_log_proba(self, X: torch.Tensor | npt.ArrayLike) -> np.ndarray:
+        """Log class posteriors.
+
+        Parameters
+        ----------
+        X : array-like or Tensor of shape (n_samples, n_features)
+            Inputs, in the units the network was trained on.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         return self._log_proba(X).cpu().double().numpy()
 
-    def predict_proba(self, X):
-        """Class posteriors, ndarray of shape (n_samples, n_classes); rows sum to one."""
+    def predict_proba(self, X: torch.Tensor | npt.ArrayLike) -> np.ndarray:
+        """Class posteriors.
+
+        Parameters
+        ----------
+        X : array-like or Tensor of shape (n_samples, n_features)
+            Inputs, in the units the network was trained on.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Rows sum to one.
+        """
         return np.exp(self.predict_log_proba(X))
 
-    def predict(self, X):
-        """Most probable class, ndarray of shape (n_samples,)."""
+    def predict(self, X: torch.Tensor | npt.ArrayLike) -> np.ndarray:
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : array-like or Tensor of shape (n_samples, n_features)
+            Inputs, in the units the network was trained on.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         idx = self._log_proba(X).argmax(1).cpu().numpy()
         return self.classes_[idx]
 
-    def transform(self, X):
-        """Learned features (output of the last hidden layer), ndarray (n_samples, width)."""
+    def transform(self, X: torch.Tensor | npt.ArrayLike) -> np.ndarray:
+        """Learned features (output of the last hidden layer).
+
+        Parameters
+        ----------
+        X : array-like or Tensor of shape (n_samples, n_features)
+            Inputs, in the units the network was trained on.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, width)
+        """
         self._check_fitted()
         dev = next(self.network_.parameters()).device
         Xt = as_2d_tensor(X, dtype=torch.float32, device=dev, n_features=self.n_features_in_)

@@ -12,9 +12,12 @@ model uses it to turn network outputs into mixture parameters. The training loop
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from .._validation import Interval, Options, check_params
@@ -52,10 +55,14 @@ def init_from_resp(X, resp, covariance_type, reg_covar=1e-6):
     return GaussianMixture.from_estimator(est, dtype=X.dtype, device=X.device)
 
 
-def fit_gradient(X, n_components=1, *, covariance_type="full", optimizer="adam", lr=0.01,
-                 batch_size=256, max_epochs=200, patience=10, tol=1e-5, init="kmeans",
-                 reg_covar=1e-6, random_state=None, verbose=0, verbose_interval=10,
-                 callback=None):
+def fit_gradient(X: torch.Tensor | npt.ArrayLike, n_components: int = 1, *,
+                 covariance_type: str | Any = "full", optimizer: str = "adam", lr: float = 0.01,
+                 batch_size: int | None = 256, max_epochs: int = 200, patience: int = 10,
+                 tol: float = 1e-5, init: str | Any = "kmeans", reg_covar: float = 1e-6,
+                 random_state: int | torch.Generator | None = None, verbose: int = 0,
+                 verbose_interval: int = 10,
+                 callback: Callable[[GaussianMixture, dict], Any] | None = None
+                 ) -> GaussianMixture:
     """Fit a Gaussian mixture by mini-batch gradient descent on the negative log-likelihood.
 
     An alternative to EM: the unconstrained parameters of :class:`GaussianMixture` are

@@ -7,6 +7,8 @@ see :mod:`gaussmix.covariance._torch`), never decided from its name.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from .. import covariance
@@ -31,7 +33,9 @@ def torch_covariance(covariance_type):
     return model
 
 
-def component_log_prob(x, means, covariance_type, *, chol=None, log_diag=None):
+def component_log_prob(x: torch.Tensor, means: torch.Tensor, covariance_type: str | Any, *,
+                       chol: torch.Tensor | None = None,
+                       log_diag: torch.Tensor | None = None) -> torch.Tensor:
     """Gaussian log-densities ``log N(x | μ_j, P_j⁻¹)`` of every sample under every component.
 
     Parameters
@@ -54,7 +58,8 @@ def component_log_prob(x, means, covariance_type, *, chol=None, log_diag=None):
     return torch_covariance(covariance_type).torch_log_prob(x, means, chol, log_diag)
 
 
-def weighted_mstep(x, resp, covariance_type, reg_covar=1e-6):
+def weighted_mstep(x: torch.Tensor, resp: torch.Tensor, covariance_type: str | Any,
+                   reg_covar: float = 1e-6) -> dict[str, torch.Tensor | None]:
     """Differentiable M-step: mixture parameters maximising the weighted complete-data likelihood.
 
     Parameters
@@ -83,7 +88,9 @@ def weighted_mstep(x, resp, covariance_type, reg_covar=1e-6):
     return {"log_weights": log_weights, "means": means, "chol": chol, "log_diag": log_diag}
 
 
-def mixture_log_prob(x, params, covariance_type, log_weights=None):
+def mixture_log_prob(x: torch.Tensor, params: dict[str, torch.Tensor | None],
+                     covariance_type: str | Any,
+                     log_weights: torch.Tensor | None = None) -> torch.Tensor:
     """``log Σ_j w_j N(x | j)`` per sample for parameters from :func:`weighted_mstep`.
 
     Parameters

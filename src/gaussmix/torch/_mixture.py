@@ -18,10 +18,14 @@ covariance model (the ``torch_*`` methods, :mod:`gaussmix.covariance._torch`), n
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
+from .._typing import CovarianceType
 from .._validation import Interval, Options, check_params
 from ._kernels import torch_covariance
 from ._training import train_mixture
@@ -107,13 +111,22 @@ class GaussianMixture(nn.Module):
 
     @classmethod
     def set_default_validate_args(cls, value: bool) -> None:
-        """Set the class-wide default of ``validate_args`` (as ``torch.distributions`` does)."""
+        """Set the class-wide default of ``validate_args`` (as ``torch.distributions`` does).
+
+        Parameters
+        ----------
+        value : bool
+            The default for modules built with ``validate_args=None``.
+        """
         if value not in (True, False):
             raise ValueError(f"validate_args must be True or False, got {value!r}.")
         GaussianMixture._validate_default = bool(value)
 
-    def __init__(self, n_components, n_features, covariance_type="full", *, dtype=None,
-                 device=None, random_state=None, validate_args=None):
+    def __init__(self, n_components: int, n_features: int,
+                 covariance_type: CovarianceType | Any = "full", *,
+                 dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+                 random_state: int | torch.Generator | None = None,
+                 validate_args: bool | None = None) -> None:
         super().__init__()
         check_params(type(self).__name__, {"n_components": n_components, "n_features": n_features,
                                            "validate_args": validate_args}, self._parameter_table)
@@ -142,17 +155,23 @@ class GaussianMixture(nn.Module):
         self.history_ = []
 
     # ------------------------------------------------------------------ derived tensors
-    def extra_repr(self):
+    def extra_repr(self) -> str:
+        """The module's settings, shown in its ``repr`` (``torch.nn.Module`` hook).
+
+        Returns
+        -------
+        str
+        """
         return (f"n_components={self.n_components}, n_features={self.n_features}, "
                 f"covariance_type={self.covariance_type!r}")
 
     @property
-    def weights(self):
+    def weights(self) -> torch.Tensor:
         """Mixture weights, Tensor of shape (k,)."""
         return torch.softmax(self.weight_logits, dim=0)
 
     @property
-    def covariance_model(self):
+    def covariance_model(self) -> Any:
         """The covariance model (from :mod:`gaussmix.covariance`) that gives the torch evaluation."""
         model = getattr(self, "_covariance_model", None)  # None in modules pickled before it
         return model if model is not None else torch_covariance(self.covariance_type)
@@ -161,7 +180,7 @@ class GaussianMixture(nn.Module):
         return self.covariance_model.torch_chol(self.chol_log_diag, self.chol_offdiag)
 
     @property
-    def precisions_cholesky(self):
+    def precisions_cholesky(self) -> torch.Tensor:
         """Precision Cholesky factor in scikit-learn's convention (upper ``U``, ``P = U Uᵀ``).
 
         Shapes: (k, d, d) full, (d, d) tied, (k, d) diag, (k,) spherical.
@@ -170,17 +189,22 @@ class GaussianMixture(nn.Module):
                                                                self.chol_log_diag)
 
     @property
-    def precisions(self):
+    def precisions(self) -> torch.Tensor:
         """Precision matrices (full/tied) or precisions (diag/spherical), scikit-learn shapes."""
         return self.covariance_model.torch_precisions(self._lower_factor(), self.chol_log_diag)
 
     @property
-    def covariances(self):
+    def covariances(self) -> torch.Tensor:
         """Covariances in scikit-learn's shapes, computed from the precision factor."""
         return self.covariance_model.torch_covariances(self._lower_factor(), self.chol_log_diag)
 
-    def n_parameters(self):
-        """Number of free parameters of the mixture (as counted for BIC)."""
+    def n_parameters(self) -> int:
+        """Number of free parameters of the mixture (as counted for BIC).
+
+        Returns
+        -------
+        int
+        """
         k, d = self.n_components, self.n_features
         return self.covariance_model.n_parameters(k, d) + k * d + k - 1
 
@@ -209,17 +233,37 @@ class GaussianMixture(nn.Module):
                     "them, or pass validate_args=False to skip this check.")
         return x
 
-    def component_log_prob(self, x):
-        """Per-component Gaussian log-densities, Tensor of shape (n, k)."""
+    def component_log_prob(self, x: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
+        """Per-component Gaussian log-densities.
+
+        Parameters
+        ----------
+        x : Tensor or array-like of shape (n, d)
+            Converted to the parameters' dtype; must be on the parameters' device.
+
+        Returns
+        -------
+        Tensor of shape (n, k)
+        """
         x = self._check_input(x)
         return self.covariance_model.torch_log_prob(x, self.means, self._lower_factor(),
                                                     self.chol_log_diag)
 
-    def weighted_log_prob(self, x):
-        """``log w_j + log N(x | component j)``, Tensor of shape (n, k)."""
+    def weighted_log_prob(self, x: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
+        """``log w_j + log N(x | component j)``.
+
+        Parameters
+        ----------
+        x : Tensor or array-like of shape (n, d)
+            Converted to the parameters' dtype; must be on the parameters' device.
+
+        Returns
+        -------
+        Tensor of shape (n, k)
+        """
         return self.component_log_prob(x) + torch.log_softmax(self.weight_logits, 0)[None, :]
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor | npt.ArrayLike) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-likelihood of each sample and log-responsibilities.
 
         Parameters
@@ -236,31 +280,73 @@ class GaussianMixture(nn.Module):
         log_prob = torch.logsumexp(wlp, dim=1)
         return log_prob, wlp - log_prob[:, None]
 
-    def score_samples(self, x):
-        """Per-sample log-likelihood, Tensor of shape (n,) (no gradient)."""
+    def score_samples(self, x: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
+        """Per-sample log-likelihood (no gradient).
+
+        Parameters
+        ----------
+        x : Tensor or array-like of shape (n, d)
+            Converted to the parameters' dtype; must be on the parameters' device.
+
+        Returns
+        -------
+        Tensor of shape (n,)
+        """
         with torch.no_grad():
             return self(x)[0]
 
-    def score(self, x):
-        """Mean per-sample log-likelihood (float)."""
+    def score(self, x: torch.Tensor | npt.ArrayLike) -> float:
+        """Mean per-sample log-likelihood.
+
+        Parameters
+        ----------
+        x : Tensor or array-like of shape (n, d)
+            Converted to the parameters' dtype; must be on the parameters' device.
+
+        Returns
+        -------
+        float
+        """
         return float(self.score_samples(x).mean())
 
-    def predict_proba(self, x):
-        """Responsibilities, Tensor of shape (n, k) (no gradient)."""
+    def predict_proba(self, x: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
+        """Responsibilities (no gradient).
+
+        Parameters
+        ----------
+        x : Tensor or array-like of shape (n, d)
+            Converted to the parameters' dtype; must be on the parameters' device.
+
+        Returns
+        -------
+        Tensor of shape (n, k)
+        """
         with torch.no_grad():
             return torch.exp(self(x)[1])
 
-    def predict(self, x):
-        """Most responsible component, LongTensor of shape (n,)."""
+    def predict(self, x: torch.Tensor | npt.ArrayLike) -> torch.Tensor:
+        """Most responsible component of each sample.
+
+        Parameters
+        ----------
+        x : Tensor or array-like of shape (n, d)
+            Converted to the parameters' dtype; must be on the parameters' device.
+
+        Returns
+        -------
+        LongTensor of shape (n,)
+        """
         return self.predict_proba(x).argmax(dim=1)
 
     @torch.no_grad()
-    def sample(self, n_samples=1, *, generator=None):
+    def sample(self, n_samples: int = 1, *,
+               generator: torch.Generator | int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw samples from the mixture.
 
         Parameters
         ----------
-        n_samples : int
+        n_samples : int, default=1
+            Number of samples.
         generator : torch.Generator, int or None
             Source of randomness (an int seeds a new generator on the parameters' device).
 
@@ -283,7 +369,9 @@ class GaussianMixture(nn.Module):
 
     # ------------------------------------------------------------------ conversion
     @classmethod
-    def from_estimator(cls, estimator, *, dtype=torch.float64, device=None, validate_args=None):
+    def from_estimator(cls, estimator: Any, *, dtype: torch.dtype = torch.float64,
+                       device: torch.device | str | None = None,
+                       validate_args: bool | None = None) -> GaussianMixture:
         """Build the module from a fitted estimator with scikit-learn attributes.
 
         Parameters
@@ -347,7 +435,7 @@ class GaussianMixture(nn.Module):
         module.lower_bound_ = float(getattr(estimator, "lower_bound_", -np.inf))
         return module
 
-    def to_estimator(self):
+    def to_estimator(self) -> Any:
         """A fitted ``gaussmix.GaussianMixture`` with this module's parameters (float64).
 
         Falls back to ``sklearn.mixture.GaussianMixture`` (same attributes) when the core
@@ -385,8 +473,21 @@ class GaussianMixture(nn.Module):
         return est
 
     # ------------------------------------------------------------------ training
-    def fit(self, X, **kwargs):
+    def fit(self, X: torch.Tensor | npt.ArrayLike, **kwargs: Any) -> GaussianMixture:
         """Maximum-likelihood training by mini-batch gradient descent, starting from the
-        current parameters. Keyword arguments as in :func:`gaussmix.torch.fit_gradient`
-        (except ``n_components``, ``covariance_type`` and ``init``). Returns ``self``."""
+        current parameters.
+
+        Parameters
+        ----------
+        X : Tensor or array-like of shape (n, d)
+            Training data.
+        **kwargs
+            As in :func:`gaussmix.torch.fit_gradient` (except ``n_components``,
+            ``covariance_type`` and ``init``).
+
+        Returns
+        -------
+        self : GaussianMixture
+            The trained module.
+        """
         return train_mixture(self, X, **kwargs)
