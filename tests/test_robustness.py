@@ -9,7 +9,11 @@ import gaussmix
 from gaussmix import DegenerateComponentWarning, GaussianMixture, covariance
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-NAMES = covariance.names()
+# scikit-learn's four structures: several tests compare with scikit-learn, and the repair
+# semantics tested here (a single component collapsing, re-seeding) are those of per-component
+# or shared covariances; mclust's constrained structures (equal volumes, shapes, orientations)
+# have their own tests in tests/test_mclust_structures.py
+NAMES = covariance.BUILTIN_NAMES
 PER_COMPONENT = [n for n in NAMES if n != "tied"]  # a shared covariance cannot collapse
 
 

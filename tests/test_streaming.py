@@ -108,12 +108,16 @@ def test_memmap_and_chunk_iterables_equal_in_memory_em(tmp_path, rng, cov):
             GaussianMixture(3, **kw).fit([X[:3001], X[3001:7000], X[7000:]]),
             GaussianMixture(3, **kw).fit(NpyChunks(tmp_path / "x.npy", chunk_size=2500)),
         ]
+    # an iterative M-step (mclust's EVE, VVE, ...) stops at its own tolerance, so summation
+    # order moves its result by more than rounding
+    loose = 1e3 if covariance.get(cov).warm_start_m_step else 1.0
     for gm in fits:
         assert gm.n_iter_ == ref.n_iter_ == 15
-        np.testing.assert_allclose(gm.weights_, ref.weights_, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(gm.means_, ref.means_, rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(gm.covariances_, ref.covariances_, rtol=1e-9, atol=1e-10)
-        np.testing.assert_allclose(gm.lower_bounds_, ref.lower_bounds_, rtol=1e-10)
+        np.testing.assert_allclose(gm.weights_, ref.weights_, rtol=1e-10 * loose, atol=1e-12)
+        np.testing.assert_allclose(gm.means_, ref.means_, rtol=1e-10 * loose, atol=1e-10)
+        np.testing.assert_allclose(gm.covariances_, ref.covariances_, rtol=1e-9 * loose,
+                                   atol=1e-10 * loose)
+        np.testing.assert_allclose(gm.lower_bounds_, ref.lower_bounds_, rtol=1e-10 * loose)
         assert gm.n_features_in_ == 2
 
 
