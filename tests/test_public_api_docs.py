@@ -91,24 +91,6 @@ PENDING: dict[str, str] = {
     "gaussmix.covariance._base.CovarianceModel.validate": "docstring sections or annotations not yet written",
     "gaussmix.covariance._base.CovarianceModel.smallest_variances": "docstring sections or annotations not yet written",
     "gaussmix.covariance._base.CovarianceModel.reset_component": "docstring sections or annotations not yet written",
-    # gaussmix.image._segment
-    "gaussmix.image._segment.segment": "docstring sections or annotations not yet written",
-    # gaussmix.selection
-    "gaussmix.selection.GaussianMixtureSelector": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.fit": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.fit_predict": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.predict": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.predict_proba": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.score_samples": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.score": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.bic": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.aic": "docstring sections or annotations not yet written",
-    "gaussmix.selection.GaussianMixtureSelector.sample": "docstring sections or annotations not yet written",
-    "gaussmix.selection.SelectionResult.to_frame": "docstring sections or annotations not yet written",
-    "gaussmix.selection.SelectionResult.to_markdown": "docstring sections or annotations not yet written",
-    "gaussmix.selection.SelectionResult.criterion_values": "docstring sections or annotations not yet written",
-    "gaussmix.selection.SelectionResult.plot": "docstring sections or annotations not yet written",
-    "gaussmix.selection.select": "docstring sections or annotations not yet written",
 }
 
 

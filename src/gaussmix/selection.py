@@ -32,9 +32,12 @@ import math
 import numbers
 import time
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -46,6 +49,7 @@ from ._engine import m_step
 from ._hc import HC_INITS, hc_tree
 from ._init import _repair_initial_covariances, hc_stats, stats_from_labels
 from ._progress import progress_bar
+from ._typing import InitParams, RandomStateLike
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._kmeans import kmeans
@@ -285,13 +289,29 @@ class SelectionResult:
                 f"{p['n_components']}, covariance_type={p['covariance_type']!r}, "
                 f"{len(self.table)} fits)")
 
-    def to_frame(self):
-        """The ranked table as a :class:`pandas.DataFrame` (pandas is imported lazily)."""
+    def to_frame(self) -> Any:
+        """The ranked table as a :class:`pandas.DataFrame` (pandas is imported lazily).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per fit, in rank order.
+        """
         import pandas as pd
         return pd.DataFrame(self.table, columns=list(_COLUMNS))
 
     def to_markdown(self, floatfmt: str = ".2f") -> str:
-        """The ranked table as a GitHub-flavoured markdown table."""
+        """The ranked table as a GitHub-flavoured markdown table.
+
+        Parameters
+        ----------
+        floatfmt : str, default=".2f"
+            Format of the float cells.
+
+        Returns
+        -------
+        str
+        """
         head = "| " + " | ".join(_COLUMNS) + " |"
         sep = "|" + "|".join("---:" if c not in ("covariance_type", "error") else "---"
                              for c in _COLUMNS) + "|"
@@ -347,7 +367,18 @@ class SelectionResult:
         return "\n".join(lines)
 
     def criterion_values(self, criterion: str | None = None) -> dict:
-        """``{covariance_type: (Ks (m,), values (m,))}`` of a criterion, sorted by K."""
+        """The values of a criterion per covariance type, sorted by the number of components.
+
+        Parameters
+        ----------
+        criterion : {"bic", "aic", "icl", "heldout"}, default=None
+            The criterion; defaults to the one used for the ranking.
+
+        Returns
+        -------
+        dict
+            ``{covariance_type: (Ks, values)}``, two arrays of shape (m,) each.
+        """
         crit = self.criterion if criterion is None else criterion
         key = "heldout_log_likelihood" if crit == "heldout" else crit
         if key not in _COLUMNS or key in ("rank", "error"):
@@ -359,7 +390,7 @@ class SelectionResult:
             out[row["covariance_type"]][1].append(row[key])
         return {ct: (np.asarray(ks), np.asarray(vs, dtype=float)) for ct, (ks, vs) in out.items()}
 
-    def plot(self, ax=None, criterion: str | None = None):
+    def plot(self, ax: Any = None, criterion: str | None = None) -> Any:
         """Criterion against the number of components, one line per covariance type.
 
         Failed fits are gaps; the best model is circled. matplotlib is imported lazily.
@@ -407,10 +438,13 @@ def _validate_X(X):
     return X
 
 
-def select(X, n_components=range(1, 11), covariance_types=_COV_TYPES, criterion="bic", *,
-           n_init=1, sample_weight=None, n_jobs=None, random_state=None,
-           validation_fraction=0.2, init_params="kmeans", tol=1e-3, reg_covar=1e-6,
-           max_iter=100, verbose=0) -> SelectionResult:
+def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
+           covariance_types: str | Iterable[str] = _COV_TYPES, criterion: str = "bic", *,
+           n_init: int = 1, sample_weight: npt.ArrayLike | None = None,
+           n_jobs: int | None = None, random_state: RandomStateLike = None,
+           validation_fraction: float = 0.2, init_params: InitParams = "kmeans",
+           tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
+           verbose: int = 0) -> SelectionResult:
     """Fit Gaussian mixtures over a grid of sizes and covariance types; rank them.
 
     Parameters
@@ -600,9 +634,12 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
     (3,)
     """
 
-    def __init__(self, n_components=tuple(range(1, 11)), *, covariance_types=_COV_TYPES,
-                 criterion="bic", n_init=1, validation_fraction=0.2, init_params="kmeans",
-                 tol=1e-3, reg_covar=1e-6, max_iter=100, n_jobs=None, random_state=None):
+    def __init__(self, n_components: int | Iterable[int] = tuple(range(1, 11)), *,
+                 covariance_types: str | Iterable[str] = _COV_TYPES, criterion: str = "bic",
+                 n_init: int = 1, validation_fraction: float = 0.2,
+                 init_params: InitParams = "kmeans", tol: float = 1e-3, reg_covar: float = 1e-6,
+                 max_iter: int = 100, n_jobs: int | None = None,
+                 random_state: RandomStateLike = None) -> None:
         self.n_components = n_components
         self.covariance_types = covariance_types
         self.criterion = criterion
@@ -615,12 +652,22 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
 
-    def fit(self, X, y=None, sample_weight=None):
-        """Run the search on ``X`` (n_samples, n_features) and keep the best model.
+    def fit(self, X: npt.ArrayLike, y: object = None,
+            sample_weight: npt.ArrayLike | None = None) -> GaussianMixtureSelector:
+        """Run the search on ``X`` and keep the best model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
 
         Returns
         -------
         self : GaussianMixtureSelector
+            The fitted selector.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
         self.selection_ = select(
@@ -638,41 +685,135 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
 
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then the most likely component of each row of ``X``, shape (n_samples,)."""
+    def fit_predict(self, X: npt.ArrayLike, y: object = None,
+                    sample_weight: npt.ArrayLike | None = None) -> np.ndarray:
+        """Fit, then the most likely component of each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
-    def predict(self, X):
-        """Most likely component of each row under the selected model, shape (n_samples,)."""
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """Most likely component of each row under the selected model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         X = self._check(X)
         return self.best_estimator_.predict(X)
 
-    def predict_proba(self, X):
-        """Responsibilities under the selected model, shape (n_samples, n_components_)."""
+    def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
+        """Responsibilities under the selected model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_components_)
+        """
         X = self._check(X)
         return self.best_estimator_.predict_proba(X)
 
-    def score_samples(self, X):
-        """Log-density of each row under the selected model, shape (n_samples,)."""
+    def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
+        """Log-density of each row under the selected model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         X = self._check(X)
         return self.best_estimator_.score_samples(X)
 
-    def score(self, X, y=None, sample_weight=None):
-        """Weighted mean log-likelihood of ``X`` under the selected model (higher is better)."""
+    def score(self, X: npt.ArrayLike, y: object = None,
+              sample_weight: npt.ArrayLike | None = None) -> float:
+        """Weighted mean log-likelihood of ``X`` under the selected model (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
+
+        Returns
+        -------
+        float
+        """
         X = self._check(X)
         return self.best_estimator_.score(X, sample_weight=sample_weight)
 
-    def bic(self, X, sample_weight=None):
-        """BIC of the selected model on ``X`` (lower is better)."""
+    def bic(self, X: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None) -> float:
+        """BIC of the selected model on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
+
+        Returns
+        -------
+        float
+        """
         X = self._check(X)
         return self.best_estimator_.bic(X, sample_weight=sample_weight)
 
-    def aic(self, X, sample_weight=None):
-        """AIC of the selected model on ``X`` (lower is better)."""
+    def aic(self, X: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None) -> float:
+        """AIC of the selected model on ``X`` (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
+
+        Returns
+        -------
+        float
+        """
         X = self._check(X)
         return self.best_estimator_.aic(X, sample_weight=sample_weight)
 
-    def sample(self, n_samples=1):
-        """Draw rows from the selected model; returns ``(X, y)`` as ``GaussianMixture.sample``."""
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw rows from the selected model, as :meth:`GaussianMixture.sample`.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            Component of each row.
+        """
         check_is_fitted(self)
         return self.best_estimator_.sample(n_samples)

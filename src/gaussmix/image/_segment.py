@@ -25,11 +25,16 @@ from __future__ import annotations
 import logging
 import numbers
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import covariance
 from .._estimator import GaussianMixture
 from .._progress import progress_bar
+from .._typing import CovarianceType, RandomStateLike
 from .._validation import Interval, Kinds, Options, check_params
 from ..selection import select
 from ._features import (COLORSPACES, FeatureNames, _as_image, _distinct_colours, _Features,
@@ -164,10 +169,13 @@ def _fit(X, w, ks, criterion, reg_covar, n_colour, gm_params, verbose):
     return best[1], rows
 
 
-def segment(image, n_components, *, features=("color",), colorspace="rgb",
-            covariance_type="full", method="em", model=None, fit_size=50_000, reg_covar="auto",
-            n_init=1, max_iter=100, tol=1e-3, random_state=None, chunk_size=None,
-            verbose=0, **deep_options):
+def segment(image: npt.ArrayLike, n_components: int | str | Sequence[int] | None, *,
+            features: str | tuple[str, ...] = ("color",), colorspace: str = "rgb",
+            covariance_type: CovarianceType = "full", method: str = "em", model: Any = None,
+            fit_size: int | None = 50_000, reg_covar: float | str = "auto", n_init: int = 1,
+            max_iter: int = 100, tol: float = 1e-3, random_state: RandomStateLike = None,
+            chunk_size: int | None = None, verbose: int | bool = 0,
+            **deep_options: Any) -> Segmentation:
     """Segment an image with a Gaussian mixture over per-pixel features.
 
     Parameters
