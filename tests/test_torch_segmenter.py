@@ -216,3 +216,22 @@ def test_cli_segment_train_and_segment_with_model(tmp_path, capsys):
     assert "has 2 classes" in capsys.readouterr().err
     assert main(["segment", paths[4], "-o", str(tmp_path / "o.png")]) == 2
     assert "-k is required" in capsys.readouterr().err
+
+
+def test_segment_deep_large_image_crops_and_grid_subset():
+    # Larger than the training crop: steps train on crops, epochs evaluate a subset of the
+    # masking grids, the labels come from every grid of the best network.
+    from gaussmix.torch import segment_deep
+    from gaussmix.torch import _segmentation as impl
+    rng = np.random.default_rng(0)
+    truth = np.zeros((72, 72), int)
+    truth[20:52, 16:56] = 1
+    img = truth + 0.2 * rng.normal(size=truth.shape)
+    assert -(-impl._BS_EVAL_PIXELS // img.size) < 100  # a subset of the 100 grids
+    labels, proba = segment_deep(img, 2, max_epochs=3, base_channels=4, depth=1,
+                                 random_state=0)
+    assert labels.shape == (72, 72) and proba.shape == (72, 72, 2)
+    np.testing.assert_allclose(proba.sum(-1), 1.0, atol=1e-5)
+    assert accuracy(labels, truth) > 0.97
+    again, _ = segment_deep(img, 2, max_epochs=3, base_channels=4, depth=1, random_state=0)
+    np.testing.assert_array_equal(labels, again)

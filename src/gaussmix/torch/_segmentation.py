@@ -29,6 +29,7 @@ keeps small but clear-cut objects (about the size of the blind spot) in their cl
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,10 @@ from ._validation import seed_from
 
 # Blind-spot training: Adam steps per epoch, masking grids per step, grids per evaluation batch.
 _BS_STEPS, _BS_BATCH, _BS_EVAL_BATCH = 10, 4, 25
+# Larger images train on random crops of this side (a step then costs the same at any size)
+# and are evaluated per epoch on enough masking grids for about this many pixels (scored
+# pixels × forward passes); images up to _BS_CROP × _BS_CROP use every grid, as before.
+_BS_CROP, _BS_EVAL_PIXELS = 64, 64 * 64 * 100
 
 
 def _block(cin, cout):
@@ -186,27 +191,40 @@ def _fit_blind_spot(net, x_img, K, resp0, *, block, beta, covariance_type, reg_c
     offsets = [(a, b) for a in range(min(stride, H)) for b in range(min(stride, W))]
     image = x_img.permute(2, 0, 1)[None]
     rng = np.random.default_rng(seed)
+    ch, cw = min(H, _BS_CROP), min(W, _BS_CROP)
+    # Grids evaluated every epoch: all of them for small images; for large ones a fixed
+    # random subset (the same every epoch, so that epochs' losses compare) whose centres
+    # still number about _BS_EVAL_PIXELS / len(offsets) pixels. The M-step and early
+    # stopping use those pixels; the labels come from a pass over every grid at the end.
+    n_eval = min(len(offsets), max(1, -(-_BS_EVAL_PIXELS // (H * W))))
+    eval_offsets = offsets if n_eval == len(offsets) else \
+        [offsets[i] for i in np.sort(rng.choice(len(offsets), n_eval, replace=False))]
 
-    def log_prior(offs):
-        cen = _grid_centres(H, W, stride, offs, dev)
+    def log_prior(offs, img=image):
+        h, w = img.shape[-2:]
+        cen = _grid_centres(h, w, stride, offs, dev)
         hidden = F.max_pool2d(cen, block, 1, block // 2)
-        logits = net(torch.cat([image * (1 - hidden), hidden], 1))
+        logits = net(torch.cat([img * (1 - hidden), hidden], 1))
         return torch.log_softmax(logits, 1), cen
 
-    def full_log_prior():
+    def prior_at_centres(offs):
+        """Log prior (n, K) and a mask (n,) of the pixels that are centres of ``offs``."""
         with torch.no_grad():
             out = torch.zeros(K, H, W, device=dev)
-            for i in range(0, len(offsets), _BS_EVAL_BATCH):
-                lp, cen = log_prior(offsets[i:i + _BS_EVAL_BATCH])
+            seen = torch.zeros(H, W, device=dev)
+            for i in range(0, len(offs), _BS_EVAL_BATCH):
+                lp, cen = log_prior(offs[i:i + _BS_EVAL_BATCH])
                 out += (lp * cen).sum(0)
-        return out.reshape(K, -1).T
+                seen += cen.sum((0, 1))
+        return out.reshape(K, -1).T, seen.reshape(-1) > 0
 
-    def component_lp(weights):
-        params = weighted_mstep(x, weights, covariance_type, reg_covar)
+    def component_lp(weights, sel=None):
+        xs = x if sel is None else x[sel]
+        params = weighted_mstep(xs, weights, covariance_type, reg_covar)
         return component_log_prob(x, params["means"], covariance_type, chol=params["chol"],
                                   log_diag=params["log_diag"]).detach()
 
-    clp = component_lp(full_log_prior().exp() if resp0 is None else resp0)
+    clp = component_lp(prior_at_centres(offsets)[0].exp() if resp0 is None else resp0)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     batch = min(_BS_BATCH, len(offsets))
     last = {}
@@ -214,27 +232,41 @@ def _fit_blind_spot(net, x_img, K, resp0, *, block, beta, covariance_type, reg_c
     def step(epoch):
         nonlocal clp
         if epoch > 1:  # the M-step of the previous epoch's tempered posterior
-            clp = component_lp(torch.softmax(last["lp"] + beta * clp, 1))
+            sel = last["sel"]
+            clp = component_lp(torch.softmax(last["lp"][sel] + beta * clp[sel], 1), sel)
         for _ in range(_BS_STEPS):
             picked = rng.choice(len(offsets), batch, replace=False)
-            lp, cen = log_prior([offsets[i] for i in picked])
+            img, c = image, clp
+            if (ch, cw) != (H, W):  # a random crop; its own grid offsets
+                y0, x0 = int(rng.integers(H - ch + 1)), int(rng.integers(W - cw + 1))
+                img = image[..., y0:y0 + ch, x0:x0 + cw]
+                c = clp.reshape(H, W, K)[y0:y0 + ch, x0:x0 + cw].reshape(-1, K)
+            lp, cen = log_prior([offsets[i] for i in picked], img)
             lp = lp.permute(0, 2, 3, 1).reshape(batch, -1, K)
             cen = cen.reshape(batch, -1)
-            nll = -torch.logsumexp(lp + clp, -1)
+            nll = -torch.logsumexp(lp + c, -1)
             loss = (nll * cen).sum() / cen.sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
 
     def evaluate(epoch):
-        last["lp"] = lp = full_log_prior()
+        last["lp"], last["sel"] = lp, sel = prior_at_centres(eval_offsets)
         last["joint"] = joint = lp + clp
-        value = float(-torch.logsumexp(joint, 1).mean())
+        value = float(-torch.logsumexp(joint[sel], 1).mean())
         return Evaluation(loss=value, monitor=value)
 
+    if n_eval == len(offsets):
+        snapshot = lambda: torch.softmax(last["joint"], 1)  # noqa: E731
+    else:
+        snapshot = lambda: (copy.deepcopy(net.state_dict()), clp)  # noqa: E731
     result = train_epochs(step, evaluate, max_epochs=max_epochs, patience=patience, tol=tol,
-                          snapshot=lambda: torch.softmax(last["joint"], 1), progress=progress)
-    return result.best_state
+                          snapshot=snapshot, progress=progress)
+    if n_eval == len(offsets):
+        return result.best_state
+    state, clp = result.best_state
+    net.load_state_dict(state)
+    return torch.softmax(prior_at_centres(offsets)[0] + clp, 1)
 
 
 _NONE = [Options(None)]
