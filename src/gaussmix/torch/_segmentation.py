@@ -337,7 +337,10 @@ def segment_deep(image: torch.Tensor | npt.ArrayLike, n_components: int, *,
     max_epochs : int, optional
         Without a blind spot: gradient steps on the likelihood (one step per epoch: the whole
         image is one batch), default 200. With one: epochs of 10 steps, each on 4 random
-        masking grids, followed by a full blind-spot pass, default 30. As with any deep image
+        masking grids, followed by a full blind-spot pass, default 30. Images larger than
+        64×64 take their steps on random 64×64 crops, and an epoch's pass covers a fixed
+        subset of the grids (about 64×64 pixels' worth); the labels come from every grid of
+        the best epoch's network, so the time grows linearly with the pixel count. As with any deep image
         prior the budget is part of the regularisation: trained much longer (~80 epochs), the
         network starts to predict correlated noise from the context and the segmentation
         drifts back towards the pixel-wise one.
