@@ -69,28 +69,6 @@ FOREIGN_BASES = {  # "<top-level package>.<class name>": robust to a library mov
 # Public callables whose docstrings wait for work under way in their module (qualified names).
 # An entry that passes, or no longer exists, fails test_pending_list_is_current: remove it then.
 PENDING: dict[str, str] = {
-    # gaussmix.covariance
-    "gaussmix.covariance.get": "docstring sections or annotations not yet written",
-    "gaussmix.covariance.unregister": "docstring sections or annotations not yet written",
-    "gaussmix.covariance.names": "docstring sections or annotations not yet written",
-    "gaussmix.covariance.Registered.accepts": "docstring sections or annotations not yet written",
-    # gaussmix.covariance._base
-    "gaussmix.covariance._base.CovarianceModel.shape": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.n_parameters": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.from_stats": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.precision_cholesky": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.precisions": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.covariances_from_precision_cholesky": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.precision_cholesky_from_precisions": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.log_det_cholesky": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.log_prob": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.expansion": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.component_covariance": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.dense": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.subset_components": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.validate": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.smallest_variances": "docstring sections or annotations not yet written",
-    "gaussmix.covariance._base.CovarianceModel.reset_component": "docstring sections or annotations not yet written",
 }
 
 

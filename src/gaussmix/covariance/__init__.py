@@ -94,7 +94,18 @@ def register(model: CovarianceModel, *, replace: bool = False) -> CovarianceMode
 
 
 def unregister(name: str) -> CovarianceModel:
-    """Remove the model registered as ``name`` (not a built-in one) and return it."""
+    """Remove the model registered as ``name`` (not a built-in one) and return it.
+
+    Parameters
+    ----------
+    name : str
+        A name given to :func:`register`.
+
+    Returns
+    -------
+    CovarianceModel
+        The model removed.
+    """
     if name in BUILTIN_NAMES or name in MCLUST_NAMES or name in _ALIASES:
         raise ValueError(f"the built-in covariance model {name!r} cannot be unregistered.")
     model = get(name)
@@ -107,6 +118,15 @@ def names(*, aliases: bool = False) -> tuple[str, ...]:
 
     Each model appears once, under its own name; with ``aliases=True`` the other accepted
     names (``VVV``, ``EEE``, ``VVI``, ``VII``, ``E``, ``V``) follow.
+
+    Parameters
+    ----------
+    aliases : bool, default=False
+        Also list the aliases.
+
+    Returns
+    -------
+    tuple of str
     """
     return tuple(_REGISTRY) + (tuple(_ALIASES) if aliases else ())
 
@@ -118,15 +138,36 @@ class Registered:
     class was defined is accepted, and the error lists the names valid at that moment.
     """
 
-    def accepts(self, value) -> bool:
+    def accepts(self, value: object) -> bool:
+        """Whether ``value`` is the name (or an alias) of a registered model now.
+
+        Parameters
+        ----------
+        value : object
+            The parameter's value.
+
+        Returns
+        -------
+        bool
+        """
         return isinstance(value, str) and (value in _REGISTRY or value in _ALIASES)
 
     def __str__(self) -> str:
         return "one of " + ", ".join(repr(n) for n in names(aliases=True))
 
 
-def get(name) -> CovarianceModel:
-    """The covariance model called ``name``; the error lists the valid names."""
+def get(name: str | CovarianceModel) -> CovarianceModel:
+    """The covariance model called ``name``; the error lists the valid names.
+
+    Parameters
+    ----------
+    name : str or CovarianceModel
+        A registered name or alias; a model is returned as it is.
+
+    Returns
+    -------
+    CovarianceModel
+    """
     if isinstance(name, CovarianceModel):
         return name
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
+import numpy.typing as npt
 
 
 class CovarianceModel(ABC):
@@ -31,19 +32,57 @@ class CovarianceModel(ABC):
     # -- shapes -------------------------------------------------------------------------
     @abstractmethod
     def shape(self, k: int, d: int) -> tuple[int, ...]:
-        """Shape of ``covariances_`` / ``precisions_`` / ``precisions_cholesky_``."""
+        """Shape of ``covariances_`` / ``precisions_`` / ``precisions_cholesky_``.
+
+        Parameters
+        ----------
+        k : int
+            Number of components.
+        d : int
+            Number of features.
+
+        Returns
+        -------
+        tuple of int
+        """
 
     @abstractmethod
     def n_parameters(self, k: int, d: int) -> int:
-        """Number of free covariance parameters."""
+        """Number of free covariance parameters.
+
+        Parameters
+        ----------
+        k : int
+            Number of components.
+        d : int
+            Number of features.
+
+        Returns
+        -------
+        int
+        """
 
     # -- M-step -------------------------------------------------------------------------
     @abstractmethod
     def from_stats(self, nk: np.ndarray, scatter: np.ndarray, reg_covar: float) -> np.ndarray:
-        """Covariances from responsibility mass ``nk`` (k,) and centred scatter, plus ``reg_covar``.
+        """Covariances from responsibility mass and centred scatter, plus ``reg_covar`` (M-step).
 
         Models with :attr:`warm_start_m_step` also accept ``previous=None``: the covariances of
         the last iteration (this model's shape), from which an iterative M-step starts.
+
+        Parameters
+        ----------
+        nk : ndarray of shape (k,)
+            Responsibility mass of each component.
+        scatter : ndarray of shape (k, d, d) if ``full_scatter`` else (k, d)
+            Weighted centred second moments (sums, not means) of each component.
+        reg_covar : float
+            Added to the diagonal of every covariance.
+
+        Returns
+        -------
+        ndarray
+            Covariances in this model's shape.
         """
 
     # -- factorisations -----------------------------------------------------------------
@@ -52,33 +91,102 @@ class CovarianceModel(ABC):
         """Precision Cholesky factors of ``cov`` and the components whose covariance is not PD.
 
         Failed components get an identity factor so the result is always usable.
+
+        Parameters
+        ----------
+        cov : ndarray
+            Covariances in this model's shape.
+
+        Returns
+        -------
+        prec_chol : ndarray
+            Upper precision Cholesky factors (scikit-learn's convention), this model's shape.
+        failed : list of int
+            Components whose covariance is not positive definite.
         """
 
     @abstractmethod
     def precisions(self, prec_chol: np.ndarray) -> np.ndarray:
-        """Precision matrices ``L L^T`` in this model's shape."""
+        """Precision matrices ``L L^T`` in this model's shape.
+
+        Parameters
+        ----------
+        prec_chol : ndarray
+            Precision Cholesky factors in this model's shape.
+
+        Returns
+        -------
+        ndarray
+        """
 
     @abstractmethod
     def covariances_from_precision_cholesky(self, prec_chol: np.ndarray) -> np.ndarray:
-        """Covariances ``(L L^T)^{-1}`` in this model's shape."""
+        """Covariances ``(L L^T)^{-1}`` in this model's shape.
+
+        Parameters
+        ----------
+        prec_chol : ndarray
+            Precision Cholesky factors in this model's shape.
+
+        Returns
+        -------
+        ndarray
+        """
 
     @abstractmethod
     def precision_cholesky_from_precisions(self, precisions: np.ndarray) -> np.ndarray:
-        """Precision Cholesky factors from precision matrices (as scikit-learn's ``precisions_init``)."""
+        """Precision Cholesky factors from precision matrices (as scikit-learn's ``precisions_init``).
+
+        Parameters
+        ----------
+        precisions : ndarray
+            Precisions in this model's shape.
+
+        Returns
+        -------
+        ndarray
+            Precision Cholesky factors in this model's shape.
+        """
 
     @abstractmethod
     def log_det_cholesky(self, prec_chol: np.ndarray, d: int) -> np.ndarray:
-        """``log det L`` per component, shape (k,) (broadcast for tied)."""
+        """``log det L`` per component (broadcast for a shared covariance).
+
+        Parameters
+        ----------
+        prec_chol : ndarray
+            Precision Cholesky factors in this model's shape.
+        d : int
+            Number of features.
+
+        Returns
+        -------
+        ndarray of shape (k,) or (1,)
+        """
 
     # -- densities ----------------------------------------------------------------------
     @abstractmethod
     def log_prob(self, X: np.ndarray, means: np.ndarray, prec_chol: np.ndarray) -> np.ndarray:
-        """Per-component log-densities ``log N(x_i | mu_j, Sigma_j)``, shape (n, k).
+        """Per-component log-densities ``log N(x_i | mu_j, Sigma_j)``.
 
         ``X``, ``means`` and ``prec_chol`` share one floating dtype, which the result keeps.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, d)
+            The rows.
+        means : ndarray of shape (k, d)
+            Component means.
+        prec_chol : ndarray
+            Precision Cholesky factors in this model's shape.
+
+        Returns
+        -------
+        ndarray of shape (n, k)
         """
 
-    def expansion(self, means: np.ndarray, prec_chol: np.ndarray):
+    def expansion(self, means: np.ndarray,
+                  prec_chol: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Coefficients of the log-density as a quadratic form in ``x``.
 
         ``log N(x | mu_j, Sigma_j) = -1/2 x^T P_j x + x^T b_j + c_j`` for every component.
@@ -86,6 +194,7 @@ class CovarianceModel(ABC):
         Parameters
         ----------
         means : ndarray of shape (k, d)
+            Component means.
         prec_chol : ndarray
             Precision Cholesky factors in this model's shape.
 
@@ -105,10 +214,38 @@ class CovarianceModel(ABC):
 
     @abstractmethod
     def component_covariance(self, cov: np.ndarray, j: int, d: int) -> np.ndarray:
-        """Dense (d, d) covariance of component ``j``."""
+        """Dense covariance of component ``j``.
+
+        Parameters
+        ----------
+        cov : ndarray
+            Covariances in this model's shape.
+        j : int
+            Component index.
+        d : int
+            Number of features.
+
+        Returns
+        -------
+        ndarray of shape (d, d)
+        """
 
     def dense(self, cov: np.ndarray, k: int, d: int) -> np.ndarray:
-        """Dense covariances of all ``k`` components, shape (k, d, d)."""
+        """Dense covariances of all ``k`` components.
+
+        Parameters
+        ----------
+        cov : ndarray
+            Covariances in this model's shape.
+        k : int
+            Number of components.
+        d : int
+            Number of features.
+
+        Returns
+        -------
+        ndarray of shape (k, d, d)
+        """
         return np.stack([self.component_covariance(cov, j, d) for j in range(k)])
 
     # -- model algebra ----------------------------------------------------------------
@@ -117,6 +254,18 @@ class CovarianceModel(ABC):
 
         Per-component models index the first axis; a :attr:`shared` covariance belongs to
         every subset of components unchanged.
+
+        Parameters
+        ----------
+        cov : ndarray
+            Covariances in this model's shape.
+        idx : ndarray of int
+            Component indices.
+
+        Returns
+        -------
+        ndarray
+            Covariances in this model's shape for ``len(idx)`` components.
         """
         return np.array(cov, copy=True) if self.shared else np.asarray(cov)[np.asarray(idx)]
 
@@ -145,8 +294,25 @@ class CovarianceModel(ABC):
 
     # -- validation and recovery -------------------------------------------------------
     @abstractmethod
-    def validate(self, arr, k: int, d: int, name: str) -> np.ndarray:
-        """Check a user-supplied covariance or precision array: shape, finiteness, symmetry, PD."""
+    def validate(self, arr: npt.ArrayLike, k: int, d: int, name: str) -> np.ndarray:
+        """Check a user-supplied covariance or precision array: shape, finiteness, symmetry, PD.
+
+        Parameters
+        ----------
+        arr : array-like
+            The array, expected in this model's shape.
+        k : int
+            Number of components.
+        d : int
+            Number of features.
+        name : str
+            The parameter's name, for error messages.
+
+        Returns
+        -------
+        ndarray
+            ``arr`` as a float64 array, checked.
+        """
 
     @abstractmethod
     def smallest_variances(self, cov: np.ndarray, unit: np.ndarray) -> np.ndarray:
@@ -157,11 +323,32 @@ class CovarianceModel(ABC):
         covariance matrix: shape (k,), or (1,) for a :attr:`shared` model. Compared with the
         dtype's resolution it tells a covariance that is numerically not positive definite
         from a legitimately tight one, whatever the features' scales.
+
+        Parameters
+        ----------
+        cov : ndarray
+            Covariances in this model's shape.
+        unit : ndarray of shape (d,)
+            The data's per-feature variances.
+
+        Returns
+        -------
+        ndarray of shape (k,) or (1,)
         """
 
     @abstractmethod
     def reset_component(self, cov: np.ndarray, j: int, value: np.ndarray) -> None:
-        """Replace component ``j``'s covariance in place by the dense (d, d) ``value``."""
+        """Replace component ``j``'s covariance in place by a dense one.
+
+        Parameters
+        ----------
+        cov : ndarray
+            Covariances in this model's shape, modified in place.
+        j : int
+            Component index.
+        value : ndarray of shape (d, d)
+            The new covariance (projected onto this model's structure).
+        """
 
     def __repr__(self) -> str:
         return f"<covariance model {self.name!r}>"
