@@ -190,3 +190,25 @@ def test_zero_weights_and_dask_refused(data):
     da = pytest.importorskip("dask.array")
     with pytest.raises(TypeError, match="dask"):
         BayesianGaussianMixture(n_components=2).fit(da.from_array(data, chunks=100))
+
+
+def test_fast_pass_used_with_pruned_components_and_equals_reference(data, monkeypatch):
+    from gaussmix import _bayesian, covariance
+    from gaussmix._data import ArraySource
+    from gaussmix._engine import e_pass_reference
+    m = BayesianGaussianMixture(n_components=8, random_state=0, max_iter=500,
+                                weight_concentration_prior=1e-3).fit(data)
+    src = ArraySource(data, np.ones(len(data)), 64)
+    params, c = m._engine_params(m._state(), 3)
+    model, shift = covariance.get("full"), data.mean(axis=0)
+    calls = []
+    monkeypatch.setattr(_bayesian, "e_pass_reference",
+                        lambda *a, **k: calls.append(1) or e_pass_reference(*a, **k))
+    fast = _bayesian._vb_pass(src, params, model, shift, data.dtype, m._prior_diag())
+    assert not calls  # the fast kernel served the pass
+    ref = e_pass_reference(src, params, model, shift, data.dtype, 0)
+    assert ref.nk.min() < 1e-6  # pruned components of negligible mass
+    np.testing.assert_allclose(fast.nk, ref.nk, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fast.scatter, ref.scatter,
+                               rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(fast.log_likelihood, ref.log_likelihood, rtol=1e-12)
