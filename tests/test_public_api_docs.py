@@ -76,13 +76,10 @@ PENDING: dict[str, str] = {
 # as the work lands: every callable defined in them, or exported by a public module listed here, is
 # pending.
 PENDING_MODULES = {
-    "gaussmix.coreset": "build, uniform, StreamingCoreset (and methods): module being split",
     "gaussmix.anomaly": "GaussianMixtureOutlierDetector (class, fit, from_mixture, score_samples, "
                         "decision_function, predict, fit_predict), weighted_quantile, "
                         "auto_min_weight: module being changed",
-    "gaussmix._bayesian": "BayesianGaussianMixture, new module under construction",
     "gaussmix.torch._segmenter": "DeepGMMSegmenter, new module under construction",
-    "gaussmix._bootstrap": "bootstrap and bootstrap_lrt, new module under construction",
 }
 
 

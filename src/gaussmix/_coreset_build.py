@@ -28,11 +28,13 @@ import math
 import threading
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.utils import check_random_state
 
 from ._kmeans import stratified_sample
 from ._progress import progress_bar
 from ._sampling import blocked_inverse_cdf, inverse_cdf
+from ._typing import RandomStateLike
 from ._validation import Interval, check_params, check_sample_weight
 
 #: Rows processed at once when computing distances (bounds the workspace for memory-mapped X).
@@ -385,8 +387,9 @@ def _sensitivity_sample(X, w, centres, size: int, n_clusters: int, unit: bool, r
     return _gather(X, idx), weights
 
 
-def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds=None,
-          verbose=0):
+def build(X: npt.ArrayLike, size: int, *, n_clusters: int,
+          sample_weight: npt.ArrayLike | None = None, random_state: RandomStateLike = None,
+          n_seeds: int | None = None, verbose: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Sensitivity-sampling coreset of the weighted rows of ``X``.
 
     Parameters
@@ -453,7 +456,8 @@ def build(X, size, *, n_clusters, sample_weight=None, random_state=None, n_seeds
     return _sensitivity_sample(X, w, centres, size, n_clusters, unit, rng, verbose)
 
 
-def uniform(X, size, *, sample_weight=None, random_state=None):
+def uniform(X: npt.ArrayLike, size: int, *, sample_weight: npt.ArrayLike | None = None,
+            random_state: RandomStateLike = None) -> tuple[np.ndarray, np.ndarray]:
     """Uniform-sampling baseline: ``size`` rows drawn with probability proportional to weight.
 
     Without weights the rows are drawn without replacement and each gets weight

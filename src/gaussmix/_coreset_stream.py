@@ -8,9 +8,11 @@ Feldman et al. 2011).
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from sklearn.utils import check_random_state
 
 from ._coreset_build import _check_finite_chunk, _check_int, _check_X, _exact, build
+from ._typing import RandomStateLike
 from ._validation import check_sample_weight
 
 
@@ -84,7 +86,8 @@ class StreamingCoreset:
     (True, True)
     """
 
-    def __init__(self, size, n_clusters, *, leaf_size=None, random_state=None):
+    def __init__(self, size: int, n_clusters: int, *, leaf_size: int | None = None,
+                 random_state: RandomStateLike = None) -> None:
         self.size = size
         self.n_clusters = n_clusters
         self.leaf_size = leaf_size
@@ -107,17 +110,21 @@ class StreamingCoreset:
         self.total_weight_ = 0.0
         self._n_batches = 0
 
-    def partial_fit(self, X, sample_weight=None):
+    def partial_fit(self, X: npt.ArrayLike,
+                    sample_weight: npt.ArrayLike | None = None) -> StreamingCoreset:
         """Add a batch of rows.
 
         Parameters
         ----------
         X : array-like of shape (n_batch, n_features)
+            The rows.
         sample_weight : array-like of shape (n_batch,), default=None
+            Non-negative row weights.
 
         Returns
         -------
         self : StreamingCoreset
+            With the batch merged in.
         """
         X = _check_X(X, "batch")
         if not hasattr(self, "_levels"):
@@ -175,7 +182,7 @@ class StreamingCoreset:
             return 0
         return self._buf_rows + sum(len(p[0]) for p in self._levels if p is not None)
 
-    def coreset(self, *, reduce_to_size=True):
+    def coreset(self, *, reduce_to_size: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """The coreset of everything seen so far.
 
         Parameters
