@@ -76,9 +76,6 @@ PENDING: dict[str, str] = {
 # as the work lands: every callable defined in them, or exported by a public module listed here, is
 # pending.
 PENDING_MODULES = {
-    "gaussmix.anomaly": "GaussianMixtureOutlierDetector (class, fit, from_mixture, score_samples, "
-                        "decision_function, predict, fit_predict), weighted_quantile, "
-                        "auto_min_weight: module being changed",
     "gaussmix.torch._segmenter": "DeepGMMSegmenter, new module under construction",
 }
 

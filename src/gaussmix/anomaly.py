@@ -42,13 +42,17 @@ from __future__ import annotations
 import numbers
 import warnings
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import GaussianMixture
+from ._typing import CovarianceType, InitParams, RandomStateLike
 from ._validation import check_finite, check_sample_weight
 
 __all__ = ["GaussianMixtureOutlierDetector", "auto_min_weight", "weighted_quantile"]
@@ -70,6 +74,15 @@ def auto_min_weight(n_components: int) -> float:
     more than a few percent of the rows, so 0.1 separates their components from the bulk's;
     with many components the bulk's own clusters get lighter (ten equal clusters weigh 0.1
     each), so the floor falls to half an equal share.
+
+    Parameters
+    ----------
+    n_components : int
+        Number of components of the mixture.
+
+    Returns
+    -------
+    float
     """
     return min(0.1, 0.5 / int(n_components))
 
@@ -85,7 +98,8 @@ def _trimmed_mean(values, weights, trim: float) -> float:
     return float(np.dot(wt[keep], v[keep]) / wt[keep].sum())
 
 
-def weighted_quantile(values, q, sample_weight=None) -> float:
+def weighted_quantile(values: npt.ArrayLike, q: float,
+                      sample_weight: npt.ArrayLike | None = None) -> float:
     """Weighted ``q``-quantile of ``values``: the first sorted value where the weighted CDF exceeds ``q``.
 
     With unit weights and distinct values, exactly ``floor(q * n)`` values lie strictly below
@@ -218,11 +232,13 @@ default="auto"
     0.05
     """
 
-    def __init__(self, n_components="auto", *, covariance_type="full", contamination="auto",
-                 threshold=None, auto_coverage=0.99, n_auto_samples=20000, min_weight="auto",
-                 n_init=1,
-                 tol=1e-3, reg_covar=1e-6, max_iter=100, init_params="kmeans",
-                 random_state=None):
+    def __init__(self, n_components: int | str = "auto", *,
+                 covariance_type: CovarianceType = "full", contamination: float | str = "auto",
+                 threshold: float | None = None, auto_coverage: float = 0.99,
+                 n_auto_samples: int = 20000, min_weight: float | str = "auto", n_init: int = 1,
+                 tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
+                 init_params: InitParams = "kmeans",
+                 random_state: RandomStateLike = None) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.contamination = contamination
@@ -271,18 +287,22 @@ default="auto"
             raise ValueError(f"The 'n_components' parameter must be an int, an iterable of "
                              f"ints or one of {list(_CRITERIA)}. Got {k!r} instead.")
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: npt.ArrayLike, y: object = None,
+            sample_weight: npt.ArrayLike | None = None) -> GaussianMixtureOutlierDetector:
         """Fit the mixture to ``X`` (n_samples, n_features) and set the threshold.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+            Training data.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
 
         Returns
         -------
         self : GaussianMixtureOutlierDetector
+            The fitted detector.
         """
         self._check_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
@@ -382,7 +402,9 @@ default="auto"
         self.offset_ = self._threshold(scores, w)
 
     @classmethod
-    def from_mixture(cls, mixture, X=None, *, sample_weight=None, **params):
+    def from_mixture(cls, mixture: Any, X: npt.ArrayLike | None = None, *,
+                     sample_weight: npt.ArrayLike | None = None,
+                     **params: Any) -> GaussianMixtureOutlierDetector:
         """A detector around an already fitted mixture (no refitting).
 
         Parameters
@@ -443,22 +465,66 @@ default="auto"
         check_finite(X)
         return X
 
-    def score_samples(self, X):
-        """Log-density of each row under ``density_`` (the lower, the more abnormal), shape (n_samples,)."""
+    def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
+        """Log-density of each row under ``density_`` (the lower, the more abnormal).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         X = self._check(X)
         return self.density_.score_samples(X)
 
-    def decision_function(self, X):
-        """``score_samples(X) - offset_``: negative for outliers, shape (n_samples,)."""
+    def decision_function(self, X: npt.ArrayLike) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self.score_samples(X) - self.offset_
 
-    def predict(self, X):
-        """+1 for inliers, -1 for outliers, shape (n_samples,)."""
+    def predict(self, X: npt.ArrayLike) -> np.ndarray:
+        """+1 for inliers, -1 for outliers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         dec = self.decision_function(X)
         out = np.ones(dec.shape[0], dtype=int)
         out[dec < 0] = -1
         return out
 
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then +1/-1 for every training row, shape (n_samples,)."""
+    def fit_predict(self, X: npt.ArrayLike, y: object = None,
+                    sample_weight: npt.ArrayLike | None = None) -> np.ndarray:
+        """Fit, then +1/-1 for every training row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self.fit(X, sample_weight=sample_weight).predict(X)
