@@ -76,7 +76,6 @@ PENDING: dict[str, str] = {
 # as the work lands: every callable defined in them, or exported by a public module listed here, is
 # pending.
 PENDING_MODULES = {
-    "gaussmix.torch._segmenter": "DeepGMMSegmenter, new module under construction",
 }
 
 

@@ -39,7 +39,11 @@ import json
 import zipfile
 from collections.abc import Iterable
 
+import os
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from .._atomic import atomic_write
@@ -259,11 +263,15 @@ class DeepGMMSegmenter:
 
     _parameter_table = _TABLE
 
-    def __init__(self, n_components, *, variant="deepSVG", covariance_type="full",
-                 blind_spot=None, likelihood_power=0.3, mean_regularization=0.0, epochs=30,
-                 batch_size=4, lr=1e-3, patience=5, tol=1e-4, augment=False, refine_steps=0,
-                 refine_lr=1e-4, reg_covar=1e-4, em_pixels=50_000, n_init=3,
-                 base_channels=16, depth=2, random_state=None, verbose=0, device="cpu"):
+    def __init__(self, n_components: int, *, variant: str = "deepSVG",
+                 covariance_type: str | Any = "full", blind_spot: int | None = None,
+                 likelihood_power: float = 0.3, mean_regularization: float = 0.0,
+                 epochs: int = 30, batch_size: int = 4, lr: float = 1e-3, patience: int = 5,
+                 tol: float = 1e-4, augment: bool = False, refine_steps: int = 0,
+                 refine_lr: float = 1e-4, reg_covar: float = 1e-4, em_pixels: int = 50_000,
+                 n_init: int = 3, base_channels: int = 16, depth: int = 2,
+                 random_state: int | None = None, verbose: int = 0,
+                 device: str | torch.device = "cpu") -> None:
         self.n_components = n_components
         self.variant = variant
         self.covariance_type = covariance_type
@@ -304,7 +312,18 @@ class DeepGMMSegmenter:
         self._block = b
         self._dev = torch.device(self.device)
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters, as scikit-learn's ``get_params``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for scikit-learn compatibility (there are no nested estimators).
+
+        Returns
+        -------
+        dict
+        """
         return {n: getattr(self, n) for n in ["n_components", "covariance_type", "random_state",
                                               *self._parameter_table] if hasattr(self, n)}
 
@@ -384,7 +403,7 @@ class DeepGMMSegmenter:
         return [out[i] for i in rng.permutation(len(out))]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, images, y=None):
+    def fit(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any], y: object = None) -> DeepGMMSegmenter:
         """Train on a set of unlabelled images.
 
         Parameters
@@ -394,11 +413,12 @@ class DeepGMMSegmenter:
             ``Dataset`` (or any sequence) of arrays/tensors, read item by item every epoch, or
             a one-shot iterable (read into memory). A ``Dataset`` item that is a tuple gives
             its first element.
-        y : ignored
+        y : Ignored
 
         Returns
         -------
-        self
+        self : DeepGMMSegmenter
+            The trained segmenter.
         """
         self._check()
         data = _ImageSet(images)
@@ -568,7 +588,7 @@ class DeepGMMSegmenter:
                 out.append(self._posterior(net, z))
         return out, single
 
-    def predict_proba(self, images):
+    def predict_proba(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]) -> np.ndarray | list[np.ndarray]:
         """Per-pixel class probabilities.
 
         Parameters
@@ -586,8 +606,18 @@ class DeepGMMSegmenter:
         probs = [lp.exp().permute(1, 2, 0).cpu().double().numpy() for lp, _ in out]
         return self._pack(probs, single, images)
 
-    def predict(self, images):
-        """Labels ``argmax_k`` of :meth:`predict_proba`: (H, W) int, or one map per image."""
+    def predict(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]) -> np.ndarray | list[np.ndarray]:
+        """Labels ``argmax_k`` of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        images : array-like of shape (H, W) or (H, W, channels), or a set of images
+            One image, or a set of them as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (H, W), int, or one such map per image
+        """
         out, single = self._infer(images)
         labels = [lp.argmax(0).cpu().numpy().astype(np.int64) for lp, _ in out]
         return self._pack(labels, single, images)
@@ -600,33 +630,69 @@ class DeepGMMSegmenter:
             return np.stack(maps)
         return maps
 
-    def score_samples(self, images):
+    def score_samples(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]) -> np.ndarray | list[np.ndarray]:
         """Log-likelihood of every pixel in image units: (H, W) or one map per image.
 
         ``log Σ_k p_ik N(x_i | θ_k)`` ("deepSVG", with the blind-spot prior when there is
         one) or ``log Σ_k w_k N(x_i | θ_k)`` ("deepG"), minus ``Σ_c log σ_c`` of the
         standardisation.
+
+        Parameters
+        ----------
+        images : array-like of shape (H, W) or (H, W, channels), or a set of images
+            One image, or a set of them as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of shape (H, W), or one such map per image
         """
         out, single = self._infer(images)
         shift = float(np.log(self.channel_std_).sum())
         maps = [(ll.cpu().double().numpy() - shift) for _, ll in out]
         return self._pack(maps, single, images)
 
-    def score(self, images, y=None):
-        """Mean per-pixel log-likelihood over the given images (higher is better)."""
+    def score(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any], y: object = None) -> float:
+        """Mean per-pixel log-likelihood over the given images (higher is better).
+
+        Parameters
+        ----------
+        images : array-like of shape (H, W) or (H, W, channels), or a set of images
+            One image, or a set of them as in :meth:`fit`.
+        y : Ignored
+
+        Returns
+        -------
+        float
+        """
         maps = self.score_samples(images)
         maps = [maps] if isinstance(maps, np.ndarray) and maps.ndim == 2 else list(maps)
         return float(np.concatenate([m.ravel() for m in maps]).mean())
 
-    def fit_predict(self, images, y=None):
-        """``fit(images).predict(images)``."""
+    def fit_predict(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any], y: object = None) -> np.ndarray | list[np.ndarray]:
+        """``fit(images).predict(images)``.
+
+        Parameters
+        ----------
+        images : array-like, list of arrays or Dataset
+            Training images, as in :meth:`fit`.
+        y : Ignored
+
+        Returns
+        -------
+        ndarray of shape (H, W), int, or one such map per image
+        """
         return self.fit(images).predict(images)
 
     # ------------------------------------------------------------------ files
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write the fitted segmenter to ``path`` (a zip of JSON and ``.npy`` arrays, no pickle).
 
         The file is written atomically: it is either the old file or the complete new one.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
         """
         self._check_fitted()
         params = {n: getattr(self, n) for n in self._parameter_table}
@@ -652,8 +718,22 @@ class DeepGMMSegmenter:
                 zf.writestr(f"{k}.npy", buf.getvalue())
 
     @classmethod
-    def load(cls, path, *, device="cpu"):
-        """Read a segmenter written by :meth:`save` (arrays read with ``allow_pickle=False``)."""
+    def load(cls, path: str | os.PathLike, *,
+             device: str | torch.device = "cpu") -> DeepGMMSegmenter:
+        """Read a segmenter written by :meth:`save` (arrays read with ``allow_pickle=False``).
+
+        Parameters
+        ----------
+        path : str or path-like
+            A file written by :meth:`save`.
+        device : str or torch.device, default="cpu"
+            Where the network and class parameters are placed.
+
+        Returns
+        -------
+        DeepGMMSegmenter
+            Fitted, ready to predict.
+        """
         try:
             with zipfile.ZipFile(path, "r") as zf:
                 meta = json.loads(zf.read("meta.json"))
