@@ -37,7 +37,12 @@ def mixture_features(X):
 class ClassConditionalMixture:
     """One Gaussian mixture per class (K by BIC), combined by Bayes' rule with the class priors."""
 
-    def __init__(self, n_components=range(1, 7), covariance_types=("full",), reg_covar=1e-3,
+    # reg_covar on standardised columns: 0.1 adds a tenth of each column's variance to every
+    # component. Half the columns are discrete (contract dummies, call counts, the tenure cap at
+    # 72 months); with a tiny reg_covar, components collapse onto their values and the density
+    # ratios become overconfident (held-out Brier score 0.164 at 1e-3, 0.131 at 0.1 on 20000
+    # customers): the regularisation acts as a smoothing kernel on those values.
+    def __init__(self, n_components=range(1, 7), covariance_types=("full",), reg_covar=0.1,
                  random_state=None):
         self.n_components = n_components
         self.covariance_types = covariance_types
