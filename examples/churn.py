@@ -1,4 +1,4 @@
-"""Customer churn with class-conditional Gaussian mixtures, next to logistic regression and boosting.
+"""Customer churn with class-conditional Gaussian mixtures, logistic regression and boosting.
 
 A customer table from :func:`gaussmix.datasets.make_churn` (tenure, monthly charges, usage,
 support calls, contract type one-hot; churn from a latent logistic model). Churn probabilities

@@ -90,7 +90,8 @@ def auto_min_weight(n_components: int) -> float:
 def _trimmed_mean(values, weights, trim: float) -> float:
     """Weighted mean of ``values`` without their lowest ``trim`` share of weight."""
     order = np.argsort(values, kind="stable")
-    v, wt = np.asarray(values, dtype=np.float64)[order], np.asarray(weights, dtype=np.float64)[order]
+    v = np.asarray(values, dtype=np.float64)[order]
+    wt = np.asarray(weights, dtype=np.float64)[order]
     cum = np.cumsum(wt)
     keep = cum > trim * cum[-1]
     if not np.isfinite(v[keep]).all():
@@ -334,7 +335,10 @@ default="auto"
         return self
 
     def _auto_search(self, X, w, kw):
-        """K (and covariance type) by the trimmed held-out likelihood of the bulk; see the module docstring."""
+        """K (and covariance type) by the trimmed held-out likelihood of the bulk.
+
+        See the module docstring. Returns the fitted mixture and the search table.
+        """
         from . import covariance as _cov
         cov_types = [self.covariance_type] if isinstance(self.covariance_type, str) else \
             list(self.covariance_type)

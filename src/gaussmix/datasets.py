@@ -89,7 +89,8 @@ def make_churn(n_samples=5000, *, random_state=None, as_frame=False):
     q = np.exp(tier_logits - tier_logits.max(axis=1, keepdims=True))
     q /= q.sum(axis=1, keepdims=True)
     tier = np.minimum((rng.uniform(size=(n, 1)) > np.cumsum(q, axis=1)).sum(axis=1), 2)
-    charges = np.array([22.0, 60.0, 90.0])[tier] + rng.normal(size=n) * np.array([2.5, 8.0, 9.0])[tier]
+    charges = (np.array([22.0, 60.0, 90.0])[tier]
+               + rng.normal(size=n) * np.array([2.5, 8.0, 9.0])[tier])
     charges = np.clip(charges, 18.0, 120.0)
 
     # usage grows with the plan and engagement (log-normal)
