@@ -164,21 +164,25 @@ def centre_terms(C: np.ndarray, shift: np.ndarray | None, dtype) -> tuple[np.nda
     return (-2.0 * Cs).astype(dtype), np.einsum("kd,kd->k", Cs, Cs).astype(dtype)
 
 
-def _assign(X, C, shift=None):
+def _assign(X, C, shift=None, *, with_dist=True):
     """Labels (n,) and squared distance to the nearest centre (n,), in blocks of rows.
 
     Large inputs are split between threads running single-threaded BLAS (the GIL is released
-    inside numpy).
+    inside numpy). Labels take the smallest unsigned integer type that holds ``k - 1`` (one
+    byte a row for up to 256 centres: the final assignment of a large memory-mapped input
+    should not cost more memory than the data). With ``with_dist=False`` the distances are
+    not kept (``None`` is returned for them).
     """
     n = X.shape[0]
-    labels = np.empty(n, dtype=np.int32)
-    dist = np.empty(n, dtype=np.float64)
+    labels = np.empty(n, dtype=np.min_scalar_type(max(len(C) - 1, 0)))
+    dist = np.empty(n, dtype=np.float64) if with_dist else None
     M, c_sq = centre_terms(C, shift, X.dtype)
     sh = None if shift is None else np.asarray(shift, dtype=X.dtype)
 
     def run(s):
         e = min(s + _BLOCK, n)
-        nearest_block(X[s:e], M, c_sq, sh, labels[s:e], dist[s:e])
+        out = dist[s:e] if with_dist else np.empty(e - s)
+        nearest_block(X[s:e], M, c_sq, sh, labels[s:e], out)
 
     from ._fast import default_n_threads, thread_map
     thread_map(run, range(0, n, _BLOCK), n_threads=default_n_threads() if n > 2 * _BLOCK else 1)
@@ -280,5 +284,5 @@ def kmeans(X: np.ndarray, k: int, w: np.ndarray, rng: np.random.RandomState,
         tol_abs = tol * float(np.mean(var))
         C = X[kmeans_plusplus(X, k, w, rng)].astype(np.float64)
         C = _lloyd(X, C, w, max_iter, tol_abs, mean)
-    labels, _ = _assign(X, C, mean)
+    labels, _ = _assign(X, C, mean, with_dist=False)
     return C, labels
