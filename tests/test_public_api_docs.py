@@ -3,10 +3,11 @@
 The public API is ``gaussmix.__all__`` plus the ``__all__`` of each public submodule; for a class,
 its public methods and properties defined in gaussmix. For each callable the test asserts
 
-* a docstring, whose numpydoc sections (parsed by ``numpydoc.docscrape``) include ``Parameters`` when
-  the callable takes parameters besides ``self``/``cls`` (a class documents its constructor's
-  parameters in the class docstring), and ``Returns`` or ``Yields`` when a function or method returns
-  something (its return annotation is not ``None``; ``fit`` documents ``self``);
+* a docstring, whose numpydoc sections (parsed by ``numpydoc.docscrape``) include
+  ``Parameters`` when the callable takes parameters besides ``self``/``cls`` (a class documents
+  its constructor's parameters in the class docstring), and ``Returns`` or ``Yields`` when a
+  function or method returns something (its return annotation is not ``None``; ``fit``
+  documents ``self``);
 * every documented parameter is in the signature and every parameter of the signature is documented
   (``*args``/``**kwargs`` under their own names, with or without the stars);
 * annotations on every parameter and on the return (``__init__`` may omit its return annotation).
@@ -22,7 +23,7 @@ import pytest
 
 docscrape = pytest.importorskip("numpydoc.docscrape")
 
-# Public modules, with the optional dependency each one needs at import time (None: always importable).
+# Public modules, with the optional dependency each one needs at import time (None: none).
 PUBLIC_MODULES = {
     "gaussmix": None,
     "gaussmix.covariance": None,
@@ -42,7 +43,8 @@ PUBLIC_MODULES = {
 # set_params, fit_predict, ...; torch.nn.Module's train, eval, parameters, ...; Exception/Warning's
 # args, with_traceback). Only members defined in a gaussmix class are checked. A public class that
 # gains another foreign base fails test_foreign_bases_are_known until the base is listed here.
-FOREIGN_BASES = {  # "<top-level package>.<class name>": robust to a library moving its private mixins
+# Keys are "<top-level package>.<class name>", robust to a library moving its private mixins.
+FOREIGN_BASES = {
     "builtins.object",
     "builtins.Exception",
     "builtins.BaseException",
@@ -83,7 +85,7 @@ def _is_gaussmix(obj) -> bool:
     return (getattr(obj, "__module__", None) or "").split(".")[0] == "gaussmix"
 
 
-def _doc(obj, name: str):
+def _doc(obj):
     text = inspect.getdoc(obj)
     if not text:
         return None
@@ -98,7 +100,8 @@ def _documented(doc, *sections: str) -> list[str]:
     return [n for n in names if n]
 
 
-def _check_signature(qualname, obj, doc, *, kind, params_sections=("Parameters", "Other Parameters")):
+def _check_signature(qualname, obj, doc, *, kind,
+                     params_sections=("Parameters", "Other Parameters")):
     """Problems of one callable (function, method, or a class through its ``__init__``)."""
     problems = []
     try:
@@ -145,37 +148,39 @@ def _members(cls):
         if not _is_gaussmix(owner):
             continue  # a foreign base (FOREIGN_BASES) documents its own members
         for name, value in vars(owner).items():
+            # private names, and dunders other than __init__ (checked through the class docstring)
             if name.startswith("_") or name in seen:
-                continue  # dunders other than __init__ follow the data model: checked through the class
+                continue
             seen[name] = (owner, value)
     return seen
 
 
 def _audit_class(qualname, cls):
     problems = []
-    doc = _doc(cls, qualname)
+    doc = _doc(cls)
     if doc is None:
         problems.append(f"{qualname}: no docstring")
-    init = vars(cls).get("__init__") or next(
-        (vars(c)["__init__"] for c in cls.__mro__ if _is_gaussmix(c) and "__init__" in vars(c)), None
-    )
+    init = next((vars(c)["__init__"] for c in cls.__mro__
+                 if _is_gaussmix(c) and "__init__" in vars(c)), None)
     if init is not None:
         sections = ("Parameters", "Other Parameters")
         if dataclasses.is_dataclass(cls):
             sections += ("Attributes",)  # a dataclass's constructor parameters are its fields
         problems += _check_signature(qualname, init, doc, kind="init", params_sections=sections)
-        if dataclasses.is_dataclass(cls) and doc is not None:  # attributes may also document properties
+        if dataclasses.is_dataclass(cls) and doc is not None:
+            # a dataclass's Attributes may also document its properties
             problems = [p for p in problems if "which is not in the signature" not in p]
     for name, (owner, value) in _members(cls).items():
         member = f"{_where(owner)}.{name}"
         if isinstance(value, property):
             if not inspect.getdoc(value):
                 problems.append(f"{member}: no docstring")
-            elif value.fget is not None and "return" not in getattr(value.fget, "__annotations__", {}):
+            elif "return" not in getattr(value.fget, "__annotations__", {}):
                 problems.append(f"{member}: property has no return annotation")
             continue
         if isinstance(value, (staticmethod, classmethod)):
-            func, kind = value.__func__, ("function" if isinstance(value, staticmethod) else "method")
+            func = value.__func__
+            kind = "function" if isinstance(value, staticmethod) else "method"
         elif inspect.isfunction(value):
             func, kind = value, "method"
         elif callable(getattr(cls, name, None)) and not inspect.isclass(value):
@@ -183,7 +188,7 @@ def _audit_class(qualname, cls):
             func = getattr(func, "__func__", func)
         else:
             continue  # a class attribute, not a callable
-        fdoc = _doc(func, member)
+        fdoc = _doc(func)
         if fdoc is None:
             problems.append(f"{member}: no docstring")
         problems += _check_signature(member, func, fdoc, kind=kind)
@@ -191,7 +196,7 @@ def _audit_class(qualname, cls):
 
 
 def _where(obj) -> str:
-    """The defining module and qualified name: one name per object, however often it is re-exported."""
+    """The defining module and qualified name: one name per object, however often re-exported."""
     return f"{obj.__module__}.{obj.__qualname__}"
 
 
@@ -214,7 +219,7 @@ def audit(module_name):
         if inspect.isclass(obj):
             problems += _audit_class(qualname, obj)
         else:
-            doc = _doc(obj, qualname)
+            doc = _doc(obj)
             if doc is None:
                 problems.append(f"{qualname}: no docstring")
             problems += _check_signature(qualname, obj, doc, kind="function")
@@ -267,7 +272,8 @@ def test_foreign_bases_are_known(module_name):
                     full = f"{base.__module__.split('.')[0]}.{base.__qualname__}"
                     if full not in FOREIGN_BASES:
                         unknown.add(f"{qualname}: {full}")
-    assert not unknown, "members of these bases are not audited; list them in FOREIGN_BASES: " + str(unknown)
+    assert not unknown, ("members of these bases are not audited; list them in FOREIGN_BASES: "
+                         + str(unknown))
 
 
 def test_audit_catches_each_kind_of_problem():
@@ -305,8 +311,8 @@ def test_audit_catches_each_kind_of_problem():
             Not a parameter.
         """
 
-    assert _check_signature("good", good, _doc(good, "good"), kind="function") == []
-    problems = _check_signature("bad", bad, _doc(bad, "bad"), kind="function")
+    assert _check_signature("good", good, _doc(good), kind="function") == []
+    problems = _check_signature("bad", bad, _doc(bad), kind="function")
     assert any("'x' has no annotation" in p for p in problems)
     assert any("no return annotation" in p for p in problems)
     assert any("y not documented" in p for p in problems)

@@ -403,7 +403,8 @@ class DeepGMMSegmenter:
         return [out[i] for i in rng.permutation(len(out))]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any], y: object = None) -> DeepGMMSegmenter:
+    def fit(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any],
+            y: object = None) -> DeepGMMSegmenter:
         """Train on a set of unlabelled images.
 
         Parameters
@@ -588,7 +589,8 @@ class DeepGMMSegmenter:
                 out.append(self._posterior(net, z))
         return out, single
 
-    def predict_proba(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]) -> np.ndarray | list[np.ndarray]:
+    def predict_proba(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]
+                      ) -> np.ndarray | list[np.ndarray]:
         """Per-pixel class probabilities.
 
         Parameters
@@ -606,7 +608,8 @@ class DeepGMMSegmenter:
         probs = [lp.exp().permute(1, 2, 0).cpu().double().numpy() for lp, _ in out]
         return self._pack(probs, single, images)
 
-    def predict(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]) -> np.ndarray | list[np.ndarray]:
+    def predict(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]
+                ) -> np.ndarray | list[np.ndarray]:
         """Labels ``argmax_k`` of :meth:`predict_proba`.
 
         Parameters
@@ -630,7 +633,8 @@ class DeepGMMSegmenter:
             return np.stack(maps)
         return maps
 
-    def score_samples(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]) -> np.ndarray | list[np.ndarray]:
+    def score_samples(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any]
+                      ) -> np.ndarray | list[np.ndarray]:
         """Log-likelihood of every pixel in image units: (H, W) or one map per image.
 
         ``log Σ_k p_ik N(x_i | θ_k)`` ("deepSVG", with the blind-spot prior when there is
@@ -651,7 +655,8 @@ class DeepGMMSegmenter:
         maps = [(ll.cpu().double().numpy() - shift) for _, ll in out]
         return self._pack(maps, single, images)
 
-    def score(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any], y: object = None) -> float:
+    def score(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any],
+              y: object = None) -> float:
         """Mean per-pixel log-likelihood over the given images (higher is better).
 
         Parameters
@@ -668,7 +673,8 @@ class DeepGMMSegmenter:
         maps = [maps] if isinstance(maps, np.ndarray) and maps.ndim == 2 else list(maps)
         return float(np.concatenate([m.ravel() for m in maps]).mean())
 
-    def fit_predict(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any], y: object = None) -> np.ndarray | list[np.ndarray]:
+    def fit_predict(self, images: npt.ArrayLike | torch.Tensor | Iterable[Any],
+                    y: object = None) -> np.ndarray | list[np.ndarray]:
         """``fit(images).predict(images)``.
 
         Parameters
