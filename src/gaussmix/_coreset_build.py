@@ -258,8 +258,10 @@ def _seed_sample_size(n_seeds: int) -> int:
 _scratch = threading.local()
 
 
-#: Largest per-row cache (labels and distances) that :class:`_Nearest` keeps between passes.
-_KEEP_BYTES = 1 << 30
+#: Largest per-row cache (labels and distances) that :class:`_Nearest` keeps between passes:
+#: 256 MiB, i.e. up to ~44M rows (6 bytes a row). Beyond that the second pass recomputes the
+#: distances (one matrix product per block) rather than hold memory that grows with n.
+_KEEP_BYTES = 1 << 28
 
 
 class _Nearest:
