@@ -199,3 +199,17 @@ def test_free_functions_do_not_set_estimator_attributes():
                     assert t.value.id not in ("est", "estimator"), (name, ast.unparse(t))
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr":
                 raise AssertionError(f"{name} calls setattr")
+
+
+def test_tree_reduce_pairs_neighbours_in_a_fixed_order():
+    from gaussmix._reduce import tree_reduce
+    calls = []
+
+    def combine(a, b, level, position, count):
+        calls.append((level, position, count))
+        return f"({a}{b})"
+    assert tree_reduce("abcde", combine) == "(((ab)(cd))e)"
+    assert calls == [(0, 0, 0), (0, 2, 1), (1, 0, 2), (2, 0, 3)]
+    assert tree_reduce(["x"], combine) == "x"
+    with pytest.raises(ValueError, match="at least one"):
+        tree_reduce([], combine)

@@ -53,6 +53,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._data import ArraySource, DaskSource
 from ._engine import e_pass
 from ._passfit import INIT_CORESET_SIZE
+from ._reduce import tree_reduce
 from ._typing import RandomStateLike
 
 if TYPE_CHECKING:  # optional dependencies, imported where they are used
@@ -273,13 +274,7 @@ def _tree(parts, fn):
     """Reduce delayed ``parts`` pairwise in a fixed binary tree (deterministic order)."""
     from dask import delayed
 
-    parts = list(parts)
-    level = 0
-    while len(parts) > 1:
-        parts = [delayed(fn, pure=True)(parts[i], parts[i + 1], level, i)
-                 if i + 1 < len(parts) else parts[i] for i in range(0, len(parts), 2)]
-        level += 1
-    return parts[0]
+    return tree_reduce(parts, lambda a, b, level, i, _: delayed(fn, pure=True)(a, b, level, i))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,21 +349,11 @@ def _scan(runner, xb, wb, starts, size, k, rng):
 
 
 def _tree_with(parts, fn, size, k, seeds):
+    """:func:`_tree` for coreset merges: ``fn(a, b, size, k, seed)``, one seed per merge."""
     from dask import delayed
 
-    parts = list(parts)
-    j = 0
-    while len(parts) > 1:
-        nxt = []
-        for i in range(0, len(parts), 2):
-            if i + 1 < len(parts):
-                nxt.append(delayed(fn, pure=True)(parts[i], parts[i + 1], size, k,
-                                                  int(seeds[j % len(seeds)])))
-                j += 1
-            else:
-                nxt.append(parts[i])
-        parts = nxt
-    return parts[0]
+    return tree_reduce(parts, lambda a, b, level, i, j: delayed(fn, pure=True)(
+        a, b, size, k, int(seeds[j % len(seeds)])))
 
 
 def fit(estimator: gaussmix.GaussianMixture, X: da.Array,
