@@ -438,19 +438,15 @@ class GaussianMixture(nn.Module):
     def to_estimator(self) -> Any:
         """A fitted ``gaussmix.GaussianMixture`` with this module's parameters (float64).
 
-        Falls back to ``sklearn.mixture.GaussianMixture`` (same attributes) when the core
-        estimator is not available.
-
         Returns
         -------
-        estimator : gaussmix.GaussianMixture or sklearn.mixture.GaussianMixture
+        estimator : gaussmix.GaussianMixture
+            Built through :meth:`gaussmix.GaussianMixture.from_params`, with this module's
+            training history as its fit information.
         """
-        try:
-            from gaussmix import GaussianMixture as Estimator
-        except ImportError:
-            from sklearn.mixture import GaussianMixture as Estimator
+        from gaussmix import GaussianMixture as Estimator
+
         model = self.covariance_model
-        est = Estimator(n_components=self.n_components, covariance_type=model.name)
         with torch.no_grad():
             weights = self.weights.detach().cpu().double().numpy()
             means = self.means.detach().cpu().double().numpy()
@@ -458,19 +454,12 @@ class GaussianMixture(nn.Module):
             offdiag = (None if self.chol_offdiag is None
                        else self.chol_offdiag.detach().cpu().double().numpy())
         pc = model.prec_chol_from_torch_params(log_diag, offdiag)
-        precisions = model.precisions(pc)
-        covariances = model.covariances_from_precision_cholesky(pc)
-        est.weights_ = weights / weights.sum()
-        est.means_ = means
-        est.precisions_cholesky_ = pc
-        est.precisions_ = precisions
-        est.covariances_ = covariances
-        est.converged_ = bool(self.converged_)
-        est.n_iter_ = int(self.n_iter_)
-        est.lower_bound_ = float(self.lower_bound_)
-        est.lower_bounds_ = [h["log_likelihood"] for h in self.history_]
-        est.n_features_in_ = self.n_features
-        return est
+        return Estimator.from_params(
+            weights / weights.sum(), means, model.covariances_from_precision_cholesky(pc),
+            covariance_type=model.name, precisions_cholesky=pc, n_components=self.n_components,
+            converged=bool(self.converged_), n_iter=int(self.n_iter_),
+            lower_bound=float(self.lower_bound_),
+            lower_bounds=[h["log_likelihood"] for h in self.history_])
 
     # ------------------------------------------------------------------ training
     def fit(self, X: torch.Tensor | npt.ArrayLike, **kwargs: Any) -> GaussianMixture:
