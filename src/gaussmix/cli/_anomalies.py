@@ -19,8 +19,10 @@ examples:
 
 A row is an anomaly when its log-density is below the threshold: --threshold T, or the
 --contamination quantile of DATA's log-densities, or with --contamination auto the boundary of
-the model's 99% highest-density region. -k takes N, a range A:B, a list, or bic/aic/icl (K in
-1..10 by that criterion); --model uses a saved model instead of fitting one.
+the model's 99% highest-density region. -k takes N, a range A:B, a list, bic/aic/icl (K in
+1..10 by that criterion) or auto (the default: K chosen for detection by the held-out density
+of the bulk, light components ignored, as the library's detector); --model uses a saved model
+instead of fitting one.
 Output: CSV with columns row, outlier (1 or 0), log_density, decision (log_density - threshold),
 with DATA's columns (under their header names) after 'row' with --with-data; to -o OUT, or to
 standard output. --json prints a summary with the outlier rows: to standard output, or to
@@ -34,7 +36,8 @@ def add_parser(subparsers):
     p.add_argument("data", metavar="DATA", help="CSV file (header optional), .npy file, or - for stdin")
     src = p.add_mutually_exclusive_group()
     src.add_argument("-k", "--n-components", default=None, metavar="K",
-                     help="components to fit: N, A:B, a list, or bic/aic/icl (default: bic)")
+                     help="components to fit: N, A:B, a list, bic/aic/icl, or auto (chosen for "
+                          "detection on held-out rows; the default)")
     src.add_argument("--model", metavar="MODEL", help="use a fitted model file instead")
     p.add_argument("--covariance", "--covariance-types", dest="covariance_types", default="full",
                    help="covariance type(s), comma-separated (default: %(default)s)")
@@ -42,8 +45,9 @@ def add_parser(subparsers):
                    help="expected outlier fraction in (0, 0.5], or auto (default: %(default)s)")
     p.add_argument("--threshold", type=float, default=None,
                    help="explicit log-density threshold (overrides --contamination)")
-    p.add_argument("--min-weight", type=float, default=0.0,
-                   help="score without components lighter than this (default: %(default)s)")
+    p.add_argument("--min-weight", default="auto",
+                   help="score without components lighter than this, or auto (default: "
+                        "%(default)s, as the library's detector)")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--sample-weight", metavar="FILE",
                    help="per-row weights: a one-column CSV or a 1-D .npy file")
@@ -77,15 +81,22 @@ def run(args) -> int:
     dest = table_destination(args.output, args.json)
     contamination = _contamination(args.contamination)
     cts = parse_covariances(args.covariance_types)
-    if not 0 <= args.min_weight < 0.5:
-        raise CLIError(f"--min-weight must be in [0, 0.5); got {args.min_weight}.")
+    min_weight = str(args.min_weight).strip().lower()
+    if min_weight != "auto":
+        try:
+            min_weight = float(min_weight)
+        except ValueError:
+            raise CLIError(f"--min-weight must be a number in [0, 0.5) or auto; got "
+                           f"{args.min_weight!r}.") from None
+        if not 0 <= min_weight < 0.5:
+            raise CLIError(f"--min-weight must be in [0, 0.5); got {args.min_weight}.")
     if args.threshold is not None and not np.isfinite(args.threshold):
         raise CLIError(f"--threshold must be a finite number; got {args.threshold}.")
     params = dict(contamination=contamination, threshold=args.threshold,
-                  min_weight=args.min_weight, random_state=args.seed)
+                  min_weight=min_weight, random_state=args.seed)
     if not args.model:
-        k_text = (args.n_components or "bic").strip().lower()
-        k = k_text if k_text in ("bic", "aic", "icl") else parse_components(k_text)
+        k_text = (args.n_components or "auto").strip().lower()
+        k = k_text if k_text in ("auto", "bic", "aic", "icl") else parse_components(k_text)
         if isinstance(k, list) and len(k) == 1 and len(cts) == 1:
             k = k[0]
     check_paths([("DATA", args.data), ("--model", args.model),
