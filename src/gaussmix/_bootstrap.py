@@ -52,7 +52,8 @@ from . import covariance
 from ._estimator import GaussianMixture
 from ._progress import progress_bar
 from ._repair import DegenerateComponentWarning
-from ._validation import Interval, Kinds, Options, check_finite, check_params, check_sample_weight
+from ._validation import (Interval, Kinds, Options, check_estimator_params, check_finite,
+                          check_params, check_sample_weight)
 
 __all__ = ["bootstrap_lrt", "BootstrapLRTResult", "bootstrap", "BootstrapResult", "METHODS"]
 
@@ -304,7 +305,7 @@ def bootstrap_lrt(X: ArrayLike, covariance_type: str = "full", max_components: i
     base = GaussianMixture(covariance_type=covariance_type, n_init=n_init,
                            init_params=init_params, tol=tol, reg_covar=reg_covar,
                            max_iter=max_iter, random_state=fit_seed)
-    base._check_params()
+    check_estimator_params(base)
 
     fits = {}
 

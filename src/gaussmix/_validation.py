@@ -77,6 +77,21 @@ class ArrayLike:
         return "None or an array-like"
 
 
+def check_estimator_params(estimator) -> None:
+    """Check an estimator's constructor parameters against its class's declarative table.
+
+    The one entry point for "are these options valid?" that other modules use (for instance to
+    fail fast before a grid of fits), so no module calls another class's private checks.
+
+    Parameters
+    ----------
+    estimator : object
+        An instance whose class defines ``_parameter_table`` and ``get_params``.
+    """
+    check_params(type(estimator).__name__, estimator.get_params(deep=False),
+                 type(estimator)._parameter_table)
+
+
 def check_params(owner: str, values: dict, table: dict) -> None:
     """Raise ``ValueError`` for the first parameter in ``values`` that no constraint accepts."""
     for name, constraints in table.items():

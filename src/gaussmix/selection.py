@@ -53,7 +53,7 @@ from ._typing import InitParams, RandomStateLike
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._kmeans import kmeans
-from ._validation import check_finite, check_sample_weight
+from ._validation import check_estimator_params, check_finite, check_sample_weight
 
 logger = logging.getLogger("gaussmix")
 
@@ -521,7 +521,7 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
                              "'random_state' or 'validation_fraction'.")
     gm_kwargs = dict(n_init=n_init, init_params=init_params, tol=tol, reg_covar=reg_covar,
                      max_iter=max_iter)
-    GaussianMixture(**gm_kwargs)._check_params()  # fail fast on bad EM options
+    check_estimator_params(GaussianMixture(**gm_kwargs))  # fail fast on bad EM options
 
     trees = (None, None)
     if init_params in HC_INITS:  # one tree for every K (and one for the training split)
