@@ -17,8 +17,8 @@ _EPILOG = """\
 examples:
   gaussmix segment-train scans/*.png -k 4 -o brain.gmseg
   gaussmix segment-train t1t2_*.npy -k 3 -o mri.gmseg --epochs 40 --augment --json
-  gaussmix segment new_scan.png --model brain.gmseg -o segments.png
 
+Apply a trained model with `gaussmix segment new_scan.png --model brain.gmseg -o out.png`.
 Every image needs the same number of channels (sizes may differ); .npy arrays of shape
 (H, W) or (H, W, C) may have any number of channels (e.g. two MRI sequences). 8- and 16-bit
 images are scaled to [0, 1], floats used as they are, as `gaussmix segment` does. The model
