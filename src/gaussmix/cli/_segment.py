@@ -20,6 +20,7 @@ examples:
   gaussmix segment photo.jpg -k 4 -o overlay.png --overlay --colorspace lab
   gaussmix segment scan.png -k bic -o out.png --labels labels.npy --json
   gaussmix segment photo.jpg -k 2:6 -o out.png --features color,position
+  gaussmix segment new_scan.png --model brain.gmseg -o segments.png
 
 -k takes a number, a range A:B (K chosen by BIC among A..B) or one of bic, aic, icl
 (K chosen in 2..8 by that criterion). The output image holds each pixel painted with the
