@@ -16,6 +16,7 @@ from ._bootstrap import BootstrapLRTResult, BootstrapResult, bootstrap, bootstra
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._bayesian import BayesianGaussianMixture
+from .classifier import GaussianMixtureClassifier
 from ._io import ModelFileError, load
 from ._map import map_adapt
 from .anomaly import GaussianMixtureOutlierDetector
@@ -31,6 +32,7 @@ except PackageNotFoundError:  # a source tree on sys.path that was never install
 __all__ = [
     "GaussianMixture",
     "BayesianGaussianMixture",
+    "GaussianMixtureClassifier",
     "GaussianMixtureSelector",
     "GaussianMixtureOutlierDetector",
     "GaussianMixtureRegressor",
