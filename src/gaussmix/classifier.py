@@ -93,7 +93,8 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         ``v_i log(pi_{y_i} N(x_i | y_i))`` plus the mixture term over unlabelled rows;
         MclustDA: the sum of the class mixtures' log-likelihoods on their classes.
     n_iter_ : int
-        EM iterations of a semi-supervised fit (0 otherwise).
+        EM iterations: of a semi-supervised fit; 1 for a labelled EDDA fit (one M-step);
+        MclustDA the most of the class mixtures'.
     n_features_in_ : int
 
     See Also
@@ -229,7 +230,7 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         nk = np.array([w[codes == j].sum() for j in range(len(classes))])
         self.priors_ = nk / nk.sum()
         self.log_likelihood_ = total
-        self.n_iter_ = 0
+        self.n_iter_ = max(gm.n_iter_ for gm in self.class_mixtures_)
         self._n_params = p
         return self
 
@@ -303,7 +304,8 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self._joint_log_prob(X), axis=1)]
+        jl = self._joint_log_prob(X)
+        return self.classes_[np.argmax(jl, axis=1)]
 
     # ------------------------------------------------------------------ criteria
     def n_parameters(self) -> int:
@@ -395,7 +397,7 @@ def _edda(X, w, codes, model, reg_covar, tol, max_iter):
     resp = np.zeros((n, G))
     resp[np.flatnonzero(lab), codes[lab]] = 1.0
     weights, means, cov = _m_step(X[lab], w[lab], resp[lab], model, reg_covar, None)
-    n_iter = 0
+    n_iter = 1  # the labelled fit is one M-step
 
     def joint(weights, means, cov):
         pc, _ = model.precision_cholesky(cov)
