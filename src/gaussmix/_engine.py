@@ -12,6 +12,7 @@ iteration (parameters *before* its M-step), exactly as scikit-learn reports it.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import sys
@@ -142,6 +143,64 @@ def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float,
     return Params(weights, stats.means.copy(), cov, prec_chol), bad
 
 
+@dataclasses.dataclass(frozen=True)
+class Fixed:
+    """Parameters EM keeps at given values (the letters missing from ``params="wmc"``).
+
+    Each field is ``None`` when that part is estimated. With the means fixed at ``mu0`` the
+    M-step of the covariances is centred on ``mu0``, not on the responsibility-weighted mean
+    ``xbar``: ``sum_i r_ij (x_i - mu0)(x_i - mu0)^T = S_j + n_j (xbar_j - mu0)(xbar_j - mu0)^T``
+    with ``S_j`` the centred scatter (:meth:`stats`). The weights do not enter the M-step of the
+    means or covariances, and the means (given the responsibilities) do not depend on the
+    covariances, so replacing the fixed parts after that M-step maximises the expected
+    complete-data log-likelihood over the free parts: the loop stays monotone.
+    """
+
+    weights: np.ndarray | None = None
+    means: np.ndarray | None = None
+    covariances: np.ndarray | None = None
+    prec_chol: np.ndarray | None = None
+
+    def stats(self, stats: SufficientStats) -> SufficientStats:
+        """``stats`` (not modified) re-centred on the fixed means, for the M-step."""
+        if self.means is None:
+            return stats
+        diff = stats.means - self.means
+        nk = stats.nk
+        if stats.scatter.ndim == 3:
+            scatter = stats.scatter + nk[:, None, None] * diff[:, :, None] * diff[:, None, :]
+        else:
+            scatter = stats.scatter + nk[:, None] * diff * diff
+        return dataclasses.replace(stats, means=self.means.copy(), scatter=scatter)
+
+    def apply(self, params: Params) -> Params:
+        """``params`` with the fixed parts replaced by (copies of) their fixed values."""
+        out = Params(params.weights, params.means, params.covariances, params.prec_chol)
+        if self.weights is not None:
+            out.weights = self.weights.copy()
+        if self.means is not None:
+            out.means = self.means.copy()
+        if self.covariances is not None:
+            out.covariances = self.covariances.copy()
+            out.prec_chol = self.prec_chol.copy()
+        return out
+
+    def repairable(self, degenerate: dict[int, str], bad: list[int]
+                   ) -> tuple[dict[int, str], list[int], list[int]]:
+        """The repairs allowed to touch only free parts: ``(reseed, floor, not repaired)``.
+
+        A fixed covariance is never floored nor counted as collapsed; a component whose mean is
+        fixed cannot be moved, so nothing is re-seeded (a collapsed free covariance is floored
+        instead, an emptied-out component keeps its fixed mean: the last list).
+        """
+        if self.covariances is not None:
+            bad = []
+            degenerate = {j: why for j, why in degenerate.items() if why == "emptied out"}
+        if self.means is not None:
+            return {}, bad, sorted(j for j, why in degenerate.items() if why == "emptied out")
+        return degenerate, bad, []
+
+
 def params_from_precisions(weights, means, precisions, model: CovarianceModel) -> Params:
     prec_chol = model.precision_cholesky_from_precisions(np.asarray(precisions, dtype=np.float64))
     cov = model.covariances_from_precision_cholesky(prec_chol)
@@ -182,15 +241,20 @@ def _say(verbose: int, msg: str) -> None:
 def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
            model: CovarianceModel, *, reg_covar: float, tol: float, max_iter: int,
            lower_bound: float = -np.inf, verbose: int = 0, verbose_interval: int = 10,
-           max_reseeds: int | None = None, dtype=np.float64) -> EMResult:
+           max_reseeds: int | None = None, dtype=np.float64,
+           fixed: Fixed | None = None) -> EMResult:
     """EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
 
     ``dtype`` is the data's: it sets the resolution at which a covariance counts as not
     positive definite (:func:`find_degenerate`). EM is monotone, but re-seeding a degenerate
     component is not: when a re-seed ends at a lower log-likelihood than parameters seen
-    earlier in the run, those parameters are returned.
+    earlier in the run, those parameters are returned. ``fixed`` keeps parts of the
+    parameters at given values (:class:`Fixed`); repairs then touch only the free parts.
     """
     k = len(params.weights)
+    if fixed is not None:
+        params = fixed.apply(params)
+    not_reseeded: set[int] = set()
     max_reseeds = 3 * k if max_reseeds is None else max_reseeds
     lower_bounds: list[float] = []
     converged = False
@@ -210,8 +274,20 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
             lower_bound = stats.mean_log_likelihood
             if lower_bound > best[1]:
                 best = (params, lower_bound)
-            new, bad = m_step(stats, model, reg_covar, params.covariances)
-            degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
+            if fixed is None:
+                new, bad = m_step(stats, model, reg_covar, params.covariances)
+                degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
+            else:
+                centred = fixed.stats(stats)
+                new, bad = m_step(centred, model, reg_covar, params.covariances)
+                new = fixed.apply(new)
+                degenerate, bad = find_degenerate(centred, model, new, bad, dtype)
+                degenerate, bad, kept = fixed.repairable(degenerate, bad)
+                for j in kept:
+                    if j not in not_reseeded:
+                        not_reseeded.add(j)
+                        events.append(f"component {j} emptied out at iteration {n_iter}: its "
+                                      "mean is fixed (params), so it was not re-seeded")
             if degenerate or bad:
                 if degenerate and n_reseeds < max_reseeds and -1 not in bad:
                     seeded = reseed(new, stats, model, reg_covar, degenerate)
@@ -221,7 +297,7 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
                                                 for j, why in degenerate.items())
                                       + f" at iteration {n_iter}: re-seeded from the "
                                       "worst-explained samples")
-                        new = seeded
+                        new = seeded if fixed is None else fixed.apply(seeded)
                         bad = []
                 if bad:
                     new = floor_covariances(new, stats, model, bad, events)
@@ -259,10 +335,12 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
 def fit_em(pass_fn: Callable[[Params], SufficientStats], init_fn: Callable[[], Params],
            model: CovarianceModel, *, n_init: int, reg_covar: float, tol: float, max_iter: int,
            warm: tuple[Params, float] | None = None, verbose: int = 0,
-           verbose_interval: int = 10, dtype=np.float64) -> EMResult:
+           verbose_interval: int = 10, dtype=np.float64,
+           fixed: Fixed | None = None) -> EMResult:
     """EM from ``n_init`` initialisations (or once from ``warm = (params, lower_bound)``).
 
-    Keeps the run with the highest final lower bound, as scikit-learn does.
+    Keeps the run with the highest final lower bound, as scikit-learn does. ``fixed``: the
+    parts of the parameters EM keeps (:class:`Fixed`).
     """
     best: EMResult | None = None
     for init in range(1 if warm is not None else n_init):
@@ -270,11 +348,11 @@ def fit_em(pass_fn: Callable[[Params], SufficientStats], init_fn: Callable[[], P
         t0 = time.perf_counter()
         params, lb0 = warm if warm is not None else (init_fn(), -np.inf)
         if max_iter == 0:
-            result = EMResult(params, -np.inf)
+            result = EMResult(params if fixed is None else fixed.apply(params), -np.inf)
         else:
             result = run_em(pass_fn, params, model, reg_covar=reg_covar, tol=tol,
                             max_iter=max_iter, lower_bound=lb0, verbose=verbose,
-                            verbose_interval=verbose_interval, dtype=dtype)
+                            verbose_interval=verbose_interval, dtype=dtype, fixed=fixed)
             msg = "converged" if result.converged else "did not converge"
             extra = (f". time lapse {time.perf_counter() - t0:.5f}s\t lower bound "
                      f"{result.lower_bound:.5f}" if verbose >= 2 else "")

@@ -17,14 +17,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _criteria, _io, covariance
 from ._data import ArraySource, ChunkSource, DaskSource, DataSource, auto_chunk_size, data_kind
-from ._engine import e_pass, fit_em, weighted_log_prob
+from ._engine import Fixed, e_pass, fit_em, params_from_precisions, weighted_log_prob
 from ._init import initial_params
 from ._params import EMResult, Params
 from ._passfit import check_enough_rows, coreset_source
 from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
 from ._typing import INIT_PARAMS, CovarianceType, DataLike, InitParams, RandomStateLike
-from ._validation import (ArrayLike, Interval, Kinds, Options, check_finite, check_fit_range,
-                          check_params, check_sample_weight)
+from ._validation import (ArrayLike, Interval, Kinds, Letters, Options, check_finite,
+                          check_fit_range, check_params, check_sample_weight)
 
 _RANDOM_STATE = Kinds(None, numbers.Integral, np.random.RandomState,
                       label="None, an int or a numpy.random.RandomState")
@@ -86,6 +86,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Fit on a sensitivity coreset of this many weighted rows (:func:`gaussmix.coreset.build`)
         instead of on all rows: approximate, much faster for large ``n_samples``. The fitted
         attributes (``lower_bound_`` included) then refer to the coreset.
+    params : str, default="wmc"
+        Which parameters EM updates (hmmlearn's convention): "w" the weights, "m" the means,
+        "c" the covariances. The others stay exactly at ``weights_init``, ``means_init`` and
+        ``precisions_init``, which must then be given; with the means fixed the covariances
+        are estimated around them. :meth:`partial_fit` honours it too.
 
     Attributes
     ----------
@@ -146,6 +151,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "verbose_interval": [Interval(int, 1)],
         "chunk_size": [Kinds(None, label="None"), Interval(int, 1)],
         "coreset_size": [Kinds(None, label="None"), Interval(int, 1)],
+        "params": [Letters("wmc")],
     }
 
     def __init__(self, n_components: int = 1, *, covariance_type: CovarianceType = "full",
@@ -156,7 +162,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                  precisions_init: npt.ArrayLike | None = None,
                  random_state: RandomStateLike = None, warm_start: bool = False,
                  verbose: int = 0, verbose_interval: int = 10, chunk_size: int | None = None,
-                 coreset_size: int | None = None) -> None:
+                 coreset_size: int | None = None, params: str = "wmc") -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -173,6 +179,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose_interval = verbose_interval
         self.chunk_size = chunk_size
         self.coreset_size = coreset_size
+        self.params = params
 
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self):
@@ -206,6 +213,29 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if self.precisions_init is not None:
             out["precisions_init"] = model.validate(self.precisions_init, k, d, "precisions_init")
         return out
+
+    _FIXABLE = (("w", "weights", "weights_init"), ("m", "means", "means_init"),
+                ("c", "covariances", "precisions_init"))
+
+    def _check_fixed_inits(self) -> None:
+        """Fail before reading data when ``params`` fixes a part that has no ``*_init``."""
+        for letter, what, name in self._FIXABLE:
+            if letter not in self.params and getattr(self, name) is None:
+                raise ValueError(f"params={self.params!r} keeps the {what} fixed, so {name!r} "
+                                 f"must be given (it is None).")
+
+    def _fixed(self, d: int, model) -> Fixed | None:
+        """The parameters EM keeps (those missing from ``params``), from the ``*_init`` arrays."""
+        if all(c in self.params for c in "wmc"):
+            return None
+        self._check_fixed_inits()
+        inits = self._check_init_arrays(d, model)
+        parts = {what: inits[name] for letter, what, name in self._FIXABLE
+                 if letter not in self.params}
+        if "covariances" in parts:
+            p = params_from_precisions(np.ones(1), np.zeros((1, 1)), parts["covariances"], model)
+            parts["covariances"], parts["prec_chol"] = p.covariances, p.prec_chol
+        return Fixed(**parts)
 
     def _chunk_size(self, d: int, itemsize: int) -> int:
         return self.chunk_size or auto_chunk_size(d, self.n_components, itemsize)
@@ -352,6 +382,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight, coreset_size=None) -> DataSource:
         """Fit on ``X`` (on its coreset when ``coreset_size``); returns the source fitted on."""
         self._check_params()
+        self._check_fixed_inits()
         k = self.n_components
         source = self._fit_source(X, sample_weight)
         model = covariance.get(self.covariance_type)
@@ -365,6 +396,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         with self._passes(source, model, rng) as (pass_fn, init_source, info):
             check_enough_rows(info["n_positive"], k)
             inits = self._check_init_arrays(info["n_features"], model)
+            fixed = self._fixed(info["n_features"], model)
             shift, dtype = info["shift"], info["dtype"]
 
             def init_fn():
@@ -377,7 +409,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             result: EMResult = fit_em(
                 pass_fn, init_fn, model, n_init=self.n_init, reg_covar=self.reg_covar,
                 tol=self.tol, max_iter=self.max_iter, warm=warm, verbose=self.verbose,
-                verbose_interval=self.verbose_interval, dtype=dtype)
+                verbose_interval=self.verbose_interval, dtype=dtype, fixed=fixed)
         self._store_result(result, model,
                            None if isinstance(source, ArraySource) else info["n_features"])
         return source
@@ -943,7 +975,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         names = getattr(self, "feature_names_in_", None)
         params = {key: v for key, v in self.get_params(deep=False).items()
                   if key not in ("n_components", "covariance_type", "weights_init",
-                                 "means_init", "precisions_init")}
+                                 "means_init", "precisions_init", "params")}
         return type(self).from_params(
             np.asarray(self.weights_, dtype=np.float64),
             np.asarray(self.means_, dtype=np.float64)[:, idx], cov,
@@ -997,6 +1029,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         params = self.get_params()
         params.pop("chunk_size")
         params.pop("coreset_size")
+        params.pop("params")
         gm = SkGaussianMixture(**params)
         for attr in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
                      "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
@@ -1062,6 +1095,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         from . import _online
 
         self._check_params()
+        self._check_fixed_inits()
         _online.check_batch(X, sample_weight)
         fitted = hasattr(self, "means_")
         source = self._fit_source(X, sample_weight, fitted=fitted)
@@ -1069,8 +1103,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model = covariance.get(self.covariance_type)
         rng = check_random_state(self.random_state)
         with self._passes(source, model, rng) as (pass_fn, init_source, info):
+            fixed = self._fixed(info["n_features"], model)
             if fitted:
                 params = self._params()
+                if fixed is not None:
+                    params = fixed.apply(params)
                 prev = self.__dict__.get("_online_state")
                 state = _online.resume(params, prev, self.means_, model, self.reg_covar)
                 lower_bounds = list(self.lower_bounds_) if state is prev else []
@@ -1085,7 +1122,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                                         self.reg_covar, info["shift"], info["dtype"], **inits)
                 state, lower_bounds = None, []
             batch = pass_fn(params)
-        new, state = _online.step(batch, params, state, model, self.reg_covar, info["dtype"])
+        new, state = _online.step(batch, params, state, model, self.reg_covar, info["dtype"],
+                                  fixed)
         lower_bound = float(batch.mean_log_likelihood)
         result = EMResult(new, lower_bound, lower_bounds + [lower_bound], state.t, False)
         n_features = None if fitted or isinstance(source, ArraySource) else info["n_features"]

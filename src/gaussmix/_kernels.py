@@ -111,8 +111,13 @@ def prec_chol_from_cov(cov: np.ndarray) -> np.ndarray | None:
 
 
 def cov_from_prec_chol(prec_chol: np.ndarray) -> np.ndarray:
-    """Covariance ``(L L^T)^{-1}`` of one precision Cholesky factor (d, d)."""
-    inv = _tri_inv(prec_chol, lower=False)
+    """Covariance ``(L L^T)^{-1}`` of one precision Cholesky factor (d, d).
+
+    ``L`` is upper triangular when derived from a covariance (scikit-learn's convention) and
+    lower triangular when it is the Cholesky factor of a given precision (``precisions_init``).
+    """
+    lower = not np.any(np.triu(prec_chol, 1))
+    inv = _tri_inv(prec_chol, lower=lower)
     # (L L^T)^{-1} = L^{-T} L^{-1}
     return inv.T @ inv
 

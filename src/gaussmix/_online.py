@@ -37,7 +37,7 @@ import numpy as np
 
 from ._engine import m_step
 from ._params import Params
-from ._repair import DegenerateComponentWarning, find_degenerate, reseed
+from ._repair import DegenerateComponentWarning, find_degenerate, floor_covariances, reseed
 from ._stats import SufficientStats
 
 #: Step size ``eta_t = (t + STEP_OFFSET) ** -STEP_EXPONENT`` for the ``t``-th update (t >= 1).
@@ -106,7 +106,7 @@ def check_batch(X, sample_weight) -> None:
 
 
 def step(batch: SufficientStats, params: Params, state: OnlineState | None, model,
-         reg_covar: float, dtype) -> tuple[Params, OnlineState]:
+         reg_covar: float, dtype, fixed=None) -> tuple[Params, OnlineState]:
     """One stepwise-EM update; see the module docstring.
 
     Parameters
@@ -122,6 +122,9 @@ def step(batch: SufficientStats, params: Params, state: OnlineState | None, mode
     reg_covar : float
     dtype : numpy.dtype
         The data's, for the degeneracy test (:func:`gaussmix._repair.find_degenerate`).
+    fixed : gaussmix._engine.Fixed or None
+        Parts of the parameters kept at given values (``params``); the running statistics
+        stay those of the data, only their M-step is centred on fixed means.
 
     Returns
     -------
@@ -136,8 +139,20 @@ def step(batch: SufficientStats, params: Params, state: OnlineState | None, mode
         eta = step_size(state.t)
         stats, t = scaled(state.stats, 1.0 - eta).merge(scaled(batch_n, eta)), state.t
     t += 1
-    new, bad = m_step(stats, model, reg_covar)
-    degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
+    if fixed is not None:
+        centred = fixed.stats(stats)
+        new, bad = m_step(centred, model, reg_covar)
+        new = fixed.apply(new)
+        degenerate, bad = find_degenerate(centred, model, new, bad, dtype)
+        degenerate, bad, _ = fixed.repairable(degenerate, bad)
+        if bad and not degenerate:
+            new = floor_covariances(new, stats, model, bad)
+            return new, OnlineState(stats, t, new.means)
+        if degenerate:
+            bad = []
+    else:
+        new, bad = m_step(stats, model, reg_covar)
+        degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
     if degenerate or bad:
         seeded = reseed(new, batch, model, reg_covar, degenerate)
         if seeded is None:
@@ -147,7 +162,7 @@ def step(batch: SufficientStats, params: Params, state: OnlineState | None, mode
         warnings.warn("; ".join(f"component {j} {why}" for j, why in degenerate.items())
                       + f" at step {t}: re-seeded from the worst-explained rows of the batch.",
                       DegenerateComponentWarning, stacklevel=3)
-        new = seeded
+        new = seeded if fixed is None else fixed.apply(seeded)
     return new, OnlineState(stats, t, new.means)
 
 

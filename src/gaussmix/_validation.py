@@ -77,6 +77,21 @@ class ArrayLike:
         return "None or an array-like"
 
 
+class Letters:
+    """A string of distinct letters from ``allowed`` (hmmlearn's ``params="wmc"``)."""
+
+    def __init__(self, allowed: str):
+        self.allowed = allowed
+
+    def accepts(self, v) -> bool:
+        return (isinstance(v, str) and all(c in self.allowed for c in v)
+                and len(set(v)) == len(v))
+
+    def __str__(self):
+        return (f"a string of distinct letters from {self.allowed!r} (any subset, "
+                "'' included)")
+
+
 def check_estimator_params(estimator) -> None:
     """Check an estimator's constructor parameters against its class's declarative table.
 
