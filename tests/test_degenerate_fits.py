@@ -22,12 +22,9 @@ from gaussmix import GaussianMixture, covariance
 NAMES = covariance.names()  # every registered structure, mclust's included
 #: The structures scikit-learn has, for comparisons with it (and closed-form oracles)
 SKLEARN = ("full", "tied", "diag", "spherical")
-#: Structures whose M-step is solved to float64 accuracy. EVE and VVE find their common
-#: orientation by a majorisation-minimisation iteration that stops short of that (a lower bound
-#: can dip by ~1e-6 at an optimum, and components on repeated values at a large offset fail);
-#: they are held to the looser checks of tests/test_mclust_structures.py until that step is
-#: made exact.
-EXACT = tuple(n for n in NAMES if n not in ("EVE", "VVE"))
+#: Structures held to the exact checks: all of them (EVE and VVE included, since the
+#: scatter's rounding noise is floored relative to ``reg_covar`` in their M-step).
+EXACT = tuple(NAMES)
 PROPERTY = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 

@@ -25,7 +25,9 @@ log-likelihood and EM stays monotone; it stops when ``F`` changes by less than
 Numerical guards (they only act on degenerate data): components with no mass (``n_k <= 1e-10
 n``) take no part in the shared parameters and get the pooled covariance (the engine re-seeds
 them); per-direction variances below :data:`VARIANCE_FLOOR` times the pooled mean variance are
-raised to it so that volumes and shapes stay finite. ``reg_covar`` is added to the diagonal
+raised to it so that volumes and shapes stay finite, and so are variances below
+:data:`REG_FLOOR` times ``reg_covar`` (rounding noise in the scatter of components on repeated
+values, which a shared volume or orientation would otherwise turn into an extreme shape). ``reg_covar`` is added to the diagonal
 of the structured covariances afterwards, as for the built-in models.
 
 Notation: ``nk`` (k,), ``W`` (k, d, d) scatter or ``Wd`` (k, d) its diagonals, ``n = sum nk``;
@@ -53,6 +55,10 @@ MM_MAX_ITER = 5000
 INNER_MAX_ITER = 1000
 #: Smallest variance per direction, relative to the pooled mean variance (degenerate data only).
 VARIANCE_FLOOR = 1e-12
+#: Smallest variance per direction relative to ``reg_covar``: variances this far below the
+#: regularisation cannot change the regularised covariance beyond rounding, but as a ratio
+#: (a shape) rounding noise in the scatter could.
+REG_FLOOR = 1e-10
 #: A component with responsibility mass at most this fraction of the total is empty.
 EMPTY = 1e-10
 
@@ -67,7 +73,7 @@ def _geomean(v: np.ndarray) -> np.ndarray:
 class _Prep:
     """Shared preparation: active components, pooled scale and the variance floor."""
 
-    def __init__(self, nk: np.ndarray, scatter: np.ndarray):
+    def __init__(self, nk: np.ndarray, scatter: np.ndarray, reg_covar: float = 0.0):
         self.nk = np.asarray(nk, dtype=np.float64)
         self.scatter = np.asarray(scatter, dtype=np.float64)
         self.k = len(self.nk)
@@ -87,6 +93,10 @@ class _Prep:
         # all-zero scatter (every component on one point): any positive floor keeps it finite;
         # 1e-150 stays far from under- and overflow in volumes and inverses
         self.floor = VARIANCE_FLOOR * scale if scale > 0 else 1e-150
+        # scatter below the regularisation's resolution is rounding noise (repeated values):
+        # flooring it there keeps structures with shared volume or orientation from
+        # amplifying that noise into a shape (a ratio of noise variances)
+        self.floor = max(self.floor, REG_FLOOR * reg_covar)
         # any usable covariance for empty components and for the all-empty case
         self.fallback_diag = np.maximum(self.pooled_diag / n, self.floor)
 
@@ -122,14 +132,14 @@ def _finish_diag(cov: np.ndarray, prep: _Prep, reg_covar: float) -> np.ndarray:
 
 def eii(nk, Wd, reg_covar):
     """One variance for every component and feature: ``sigma^2 = sum_k tr W_k / (n d)``. (k,)"""
-    p = _Prep(nk, Wd)
+    p = _Prep(nk, Wd, reg_covar)
     s2 = max(p.pooled_diag.sum() / (max(p.n, _TINY) * p.d), p.floor)
     return np.full(p.k, s2) + reg_covar
 
 
 def eei(nk, Wd, reg_covar):
     """One diagonal covariance for all components: ``diag(sum_k W_k) / n``. (k, d)"""
-    p = _Prep(nk, Wd)
+    p = _Prep(nk, Wd, reg_covar)
     return np.tile(p.fallback_diag, (p.k, 1)) + reg_covar
 
 
@@ -140,7 +150,7 @@ def evi(nk, Wd, reg_covar):
     (for fixed ``lambda`` the best ``A_k`` is proportional to ``diag W_k``, which leaves
     ``d (n log lambda + sum_k g_k / lambda)``).
     """
-    p = _Prep(nk, Wd)
+    p = _Prep(nk, Wd, reg_covar)
     cov = np.empty((p.k, p.d))
     if p.any_active:
         B = np.maximum(p.scatter[p.active], p.floor * p.nk[p.active, None])
@@ -156,7 +166,7 @@ def vei(nk, Wd, reg_covar, previous=None):
     ``lambda_k = sum_j W_kj / A_j / (d n_k)`` for fixed ``A``;
     ``A = c / geomean(c)``, ``c = sum_k diag W_k / lambda_k`` for fixed volumes.
     """
-    p = _Prep(nk, Wd)
+    p = _Prep(nk, Wd, reg_covar)
     cov = np.empty((p.k, p.d))
     if p.any_active:
         B = np.maximum(p.scatter[p.active], p.floor * p.nk[p.active, None])
@@ -202,7 +212,7 @@ def evv(nk, W, reg_covar):
 
     ``g_k = det(W_k)^(1/d)``; ``Sigma_k = lambda W_k / g_k`` with ``lambda = sum_k g_k / n``.
     """
-    p = _Prep(nk, W)
+    p = _Prep(nk, W, reg_covar)
     cov = np.empty((p.k, p.d, p.d))
     if p.any_active:
         w, V = _eig_desc(p.scatter[p.active])
@@ -220,7 +230,7 @@ def eev(nk, W, reg_covar):
     a shape sorted the same way is ``D_k = L_k`` (von Neumann's trace inequality), and then
     ``lambda A = sum_k omega_k / n``, itself sorted: ``Sigma_k = L_k diag(sum omega / n) L_k^T``.
     """
-    p = _Prep(nk, W)
+    p = _Prep(nk, W, reg_covar)
     cov = np.empty((p.k, p.d, p.d))
     if p.any_active:
         w, V = _eig_desc(p.scatter[p.active])
@@ -237,7 +247,7 @@ def vev(nk, W, reg_covar, previous=None):
     ``lambda_k = sum_j omega_kj / A_j / (d n_k)`` and ``A = c / geomean(c)`` with
     ``c = sum_k omega_k / lambda_k`` alternate.
     """
-    p = _Prep(nk, W)
+    p = _Prep(nk, W, reg_covar)
     cov = np.empty((p.k, p.d, p.d))
     if p.any_active:
         n_a = p.nk[p.active]
@@ -270,7 +280,7 @@ def vee(nk, W, reg_covar, previous=None):
     ``lambda_k = tr(W_k C^-1) / (d n_k)`` and ``C = S / det(S)^(1/d)``, ``S = sum_k W_k /
     lambda_k``, alternate (Celeux & Govaert 1995).
     """
-    p = _Prep(nk, W)
+    p = _Prep(nk, W, reg_covar)
     cov = np.empty((p.k, p.d, p.d))
     if p.any_active:
         n_a = p.nk[p.active]
@@ -335,7 +345,7 @@ def _orientation_fit(nk, W, reg_covar, previous, volume_equal: bool):
     takes ``A_k = E_k / geomean(E_k)`` and ``lambda = sum_k geomean(E_k) / n``. ``D`` is then
     improved by :func:`_mm_orientation`, and the two steps alternate.
     """
-    p = _Prep(nk, W)
+    p = _Prep(nk, W, reg_covar)
     cov = np.empty((p.k, p.d, p.d))
     if p.any_active:
         n_a = p.nk[p.active]
