@@ -55,6 +55,25 @@ def read_csv(text):
 
 
 # --------------------------------------------------------------------------- fit
+def test_covariance_accepts_mclust_names_and_aliases(capsys, csv_file, data, tmp_path):
+    out_model = tmp_path / "vvv.gmz"
+    code, out, err = run_cli(capsys, "fit", csv_file, "-k", 3, "--covariance", "VVV", "--seed", 1,
+                             "-o", out_model, "-q")
+    assert code == EXIT_OK, err
+    ref = GaussianMixture(3, covariance_type="full", random_state=1).fit(data)
+    np.testing.assert_array_equal(gaussmix.load(out_model).means_, ref.means_)
+    code, out, err = run_cli(capsys, "select", csv_file, "-k", "1:2", "--covariance", "all",
+                             "--seed", 0)
+    assert code == EXIT_OK, err
+    for name in gaussmix.covariance.names():
+        assert f"| {name} |" in out
+    code, out, err = run_cli(capsys, "select", csv_file, "-k", 2, "--covariance", "EEE,VEV")
+    assert code == EXIT_OK, err
+    assert "| EEE |" in out and "| VEV |" in out
+    code, out, err = run_cli(capsys, "select", csv_file, "-k", 2, "--covariance", "XYZ")
+    assert code == EXIT_USAGE and "XYZ" in err and "VVV" in err
+
+
 def test_fit_equals_library_fit(capsys, csv_file, data, tmp_path):
     out_model = tmp_path / "m.gmz"
     code, out, err = run_cli(capsys, "fit", csv_file, "-k", 3, "--covariance", "diag",

@@ -49,7 +49,7 @@ def add_parser(subparsers):
     p.add_argument("-o", "--output", required=True, metavar="MODEL",
                    help="where to write the model file")
     p.add_argument("--covariance", "--covariance-type", dest="covariance_type",
-                   choices=covariance.names(), default=_DEFAULTS["covariance_type"],
+                   choices=covariance.names(aliases=True), default=_DEFAULTS["covariance_type"],
                    help="covariance structure (default: %(default)s)")
     p.add_argument("--seed", type=int, default=None, help="random seed of the initialisation")
     p.add_argument("--max-iter", type=int, default=_DEFAULTS["max_iter"],

@@ -52,7 +52,7 @@ def add_parser(subparsers):
     p.add_argument("--colorspace", default="rgb", choices=COLORSPACES,
                    help="colour space of the colour features (default: %(default)s)")
     p.add_argument("--covariance", "--covariance-type", dest="covariance_type",
-                   default="full", choices=covariance.names(),
+                   default="full", choices=covariance.names(aliases=True),
                    help="covariance structure, any registered covariance model "
                         "(default: %(default)s)")
     p.add_argument("--method", default="em", choices=("em", "deep"),

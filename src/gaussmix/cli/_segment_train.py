@@ -38,7 +38,7 @@ def add_parser(subparsers):
     p.add_argument("--variant", default="deepSVG", choices=("deepSVG", "deepG"),
                    help="deep GMM variant (default: %(default)s)")
     p.add_argument("--covariance", "--covariance-type", dest="covariance_type",
-                   default="full", choices=covariance.names(),
+                   default="full", choices=covariance.names(aliases=True),
                    help="covariance structure of the classes (default: %(default)s)")
     p.add_argument("--blind-spot", type=int, default=None, metavar="B",
                    help="side of the hidden squares, 0 for none (default: 5 for deepSVG)")

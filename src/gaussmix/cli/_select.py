@@ -47,12 +47,16 @@ def parse_components(text: str) -> list[int]:
 
 
 def parse_covariances(text: str) -> list[str]:
-    """``"full,diag"`` -> ["full", "diag"]; every name must be a registered covariance model."""
-    valid = covariance.names()
+    """``"full,diag"`` -> ["full", "diag"]; every name must be a registered covariance model
+    or an alias (mclust's ``VVV`` ...); ``all`` is every registered structure."""
+    valid = covariance.names(aliases=True)
+    if text.strip() == "all":
+        return list(covariance.names())
     cts = [c.strip() for c in text.split(",") if c.strip()]
     bad = [c for c in cts if c not in valid]
     if bad or not cts:
-        raise CLIError(f"--covariance must be a comma-separated list of {', '.join(valid)}; "
+        raise CLIError(f"--covariance must be 'all' or a comma-separated list of "
+                       f"{', '.join(valid)}; "
                        f"got {text!r}.")
     return cts
 
@@ -65,7 +69,8 @@ def add_parser(subparsers):
     p.add_argument("--covariance", "--covariance-types", dest="covariance_types",
                    default=",".join(covariance.BUILTIN_NAMES),
                    help="comma-separated covariance types, any of "
-                        f"{', '.join(covariance.names())} (default: %(default)s)")
+                        f"{', '.join(covariance.names(aliases=True))}, or all (default: "
+                        "%(default)s)")
     p.add_argument("--criterion", choices=("bic", "aic", "icl", "heldout"), default="bic",
                    help="ranking criterion (default: %(default)s)")
     p.add_argument("--n-init", type=int, default=1, help="EM restarts per fit (default: 1)")
