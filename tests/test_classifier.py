@@ -161,3 +161,23 @@ def test_bad_data(iris):
     clf = GaussianMixtureClassifier().fit(X, y)
     with pytest.raises(ValueError, match="not seen in fit"):
         clf.bic(X, y + 5)
+
+
+def test_unlabelled_marker_is_a_parameter(iris):
+    X, y = iris
+    y_neg = y - 1  # classes -1, 0, 1
+    as_class = GaussianMixtureClassifier(unlabelled=None).fit(X, y_neg)
+    np.testing.assert_array_equal(as_class.classes_, [-1, 0, 1])
+    ref = GaussianMixtureClassifier().fit(X, y)
+    np.testing.assert_allclose(as_class.predict_proba(X), ref.predict_proba(X))
+    # the default reads -1 as unlabelled: two classes, semi-supervised
+    semi = GaussianMixtureClassifier().fit(X, y_neg)
+    np.testing.assert_array_equal(semi.classes_, [0, 1])
+    # a string marker for string labels
+    names = np.array(["setosa", "versicolor", "virginica"])[y].astype(object)
+    names[::5] = "?"
+    ssc = GaussianMixtureClassifier(unlabelled="?").fit(X, names)
+    assert list(ssc.classes_) == ["setosa", "versicolor", "virginica"]
+    assert (ssc.predict(X) == np.array(["setosa", "versicolor", "virginica"])[y]).mean() > 0.95
+    with pytest.raises(ValueError, match="unlabelled"):
+        GaussianMixtureClassifier(unlabelled=[1]).fit(X, y)

@@ -73,6 +73,9 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         Initialisation of each per-class mixture (MclustDA).
     random_state : None, int or RandomState, default=None
         Seeds the per-class mixtures.
+    unlabelled : int, float, str or None, default=-1
+        The label that marks an unlabelled row (scikit-learn's semi-supervised convention is
+        ``-1``). ``None``: every label is a class (use it when ``-1`` is a real class).
 
     Attributes
     ----------
@@ -130,12 +133,14 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         "n_init": [Interval(int, 1)],
         "init_params": [Options(*INIT_PARAMS)],
         "random_state": [_RANDOM_STATE],
+        "unlabelled": [Kinds(None, numbers.Real, str, label="None, a number or a string")],
     }
 
     def __init__(self, n_components_per_class: int | list | tuple | range = 1, *,
                  covariance_type: str | list | tuple = "VVV", reg_covar: float = 1e-6,
                  tol: float = 1e-3, max_iter: int = 100, n_init: int = 1,
-                 init_params: str = "kmeans", random_state: RandomStateLike = None) -> None:
+                 init_params: str = "kmeans", random_state: RandomStateLike = None,
+                 unlabelled: int | float | str | None = UNLABELLED) -> None:
         self.n_components_per_class = n_components_per_class
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
@@ -144,6 +149,7 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         self.n_init = n_init
         self.init_params = init_params
         self.random_state = random_state
+        self.unlabelled = unlabelled
 
     # ------------------------------------------------------------------ validation
     def _check_params(self) -> tuple[list[int], list[str]]:
@@ -170,10 +176,11 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         check_finite(X)
         check_classification_targets(y)
         w = check_sample_weight(sample_weight, X.shape[0])
-        unl = _unlabelled(y)
+        unl = _unlabelled(y, self.unlabelled)
         classes = np.unique(y[~unl])
         if classes.size == 0:
-            raise ValueError("y has no labelled rows: every row is labelled -1 (unlabelled); "
+            raise ValueError(f"y has no labelled rows: every row is labelled {self.unlabelled!r} "
+                             "(unlabelled, the 'unlabelled' parameter); "
                              "at least one class needs labelled rows.")
         for c in classes:
             m = (y == c) & ~unl
@@ -191,7 +198,8 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
-            Class labels; ``-1`` marks an unlabelled row (EDDA only).
+            Class labels; the ``unlabelled`` label (default ``-1``) marks an unlabelled row
+            (EDDA only).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative row weights; an integer weight counts as that many repeated rows.
 
@@ -215,7 +223,7 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
             self._n_params = gm.n_parameters()
             return self
         if unl.any():
-            raise ValueError("unlabelled rows (y == -1) are supported with "
+            raise ValueError(f"unlabelled rows (y == {self.unlabelled!r}) are supported with "
                              "n_components_per_class=1 (EDDA) only; drop them or use EDDA.")
         self.class_mixtures_, self.covariance_type_ = [], []
         total, p = 0.0, 0
@@ -341,7 +349,7 @@ class GaussianMixtureClassifier(ClassifierMixin, BaseEstimator):
         y = np.asarray(y)
         if y.shape != (jl.shape[0],):
             raise ValueError(f"y has shape {y.shape} but X has {jl.shape[0]} rows.")
-        unl = _unlabelled(y)
+        unl = _unlabelled(y, self.unlabelled)
         if np.any(~np.isin(y[~unl], self.classes_)):
             raise ValueError(f"y holds labels not seen in fit; known classes: {self.classes_.tolist()}.")
         mix = logsumexp(jl, axis=1)
@@ -360,11 +368,14 @@ def _show(label) -> str:
     return repr(label.item() if isinstance(label, np.generic) else label)
 
 
-def _unlabelled(y: np.ndarray) -> np.ndarray:
-    """Mask of rows labelled :data:`UNLABELLED` (never true for string labels)."""
-    if y.dtype.kind in "iuf":
-        return y == UNLABELLED
-    return np.zeros(len(y), dtype=bool)
+def _unlabelled(y: np.ndarray, marker=UNLABELLED) -> np.ndarray:
+    """Mask of rows labelled ``marker`` (none when it is ``None`` or of another kind than y)."""
+    if marker is None:
+        return np.zeros(len(y), dtype=bool)
+    numeric = isinstance(marker, numbers.Real) and not isinstance(marker, bool)
+    if numeric != (y.dtype.kind in "iuf"):
+        return np.zeros(len(y), dtype=bool)
+    return np.asarray(y == marker, dtype=bool)
 
 
 def _m_step(X, w, resp, model, reg_covar, previous):
@@ -463,7 +474,7 @@ def cv_error(clf: GaussianMixtureClassifier, X: npt.ArrayLike, y: npt.ArrayLike,
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels.")
-    unl = _unlabelled(y)
+    unl = _unlabelled(y, getattr(clf, "unlabelled", UNLABELLED))
     li = np.flatnonzero(~unl)
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     wrong, errs = 0, []
