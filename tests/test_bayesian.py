@@ -212,3 +212,98 @@ def test_fast_pass_used_with_pruned_components_and_equals_reference(data, monkey
     np.testing.assert_allclose(fast.scatter, ref.scatter,
                                rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(fast.log_likelihood, ref.log_likelihood, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- model files
+_SAVED = ATTRS + ["weight_concentration_", "weight_concentration_prior_", "mean_precision_prior_",
+                  "mean_prior_", "degrees_of_freedom_prior_", "covariance_prior_", "converged_",
+                  "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
+                  "effective_n_components_"]
+
+
+def _assert_identical(a, b):
+    if isinstance(a, tuple):
+        assert isinstance(b, tuple) and len(a) == len(b)
+        for x, y in zip(a, b):
+            _assert_identical(x, y)
+    elif isinstance(a, np.ndarray):
+        assert isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+    else:
+        assert type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("prior", PRIORS)
+@pytest.mark.parametrize("cov", COV)
+def test_save_load_round_trip_is_exact(data, cov, prior, tmp_path):
+    import gaussmix
+    kw = dict(covariance_type=cov, weight_concentration_prior_type=prior, random_state=0,
+              max_iter=30, weight_threshold=0.02)
+    if cov == "full":  # array-valued priors travel as arrays, a float prior as a JSON number
+        kw.update(mean_prior=np.full(3, 20.0), covariance_prior=2.0 * np.eye(3))
+    elif cov == "spherical":
+        kw.update(covariance_prior=1.5, mean_precision_prior=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bgm = BayesianGaussianMixture(5, **kw).fit(data)
+    bgm.save(tmp_path / "m.gmz")
+    back = gaussmix.load(tmp_path / "m.gmz")
+    assert type(back) is BayesianGaussianMixture
+    for attr in _SAVED:
+        _assert_identical(getattr(bgm, attr), getattr(back, attr))
+    pa, pb = bgm.get_params(), back.get_params()
+    assert pa.keys() == pb.keys()
+    for k in pa:
+        if isinstance(pa[k], np.ndarray):
+            np.testing.assert_array_equal(pa[k], pb[k])
+        else:
+            assert pa[k] == pb[k], k
+    for method in ("score_samples", "predict", "predict_proba"):
+        np.testing.assert_array_equal(getattr(bgm, method)(data), getattr(back, method)(data))
+    # the loaded model keeps fitting: a warm start continues from the saved posterior
+    back.set_params(warm_start=True, max_iter=1)
+    bgm.set_params(warm_start=True, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        np.testing.assert_array_equal(back.fit(data).means_, bgm.fit(data).means_)
+
+
+def test_bayesian_model_file_is_checked(data, tmp_path):
+    import json
+    import zipfile
+
+    import gaussmix
+    from gaussmix import ModelFileError
+    bgm = BayesianGaussianMixture(3, random_state=0, max_iter=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        bgm.fit(data)
+    path = tmp_path / "m.gmz"
+    bgm.save(path)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+        assert all(not n.endswith(".pkl") for n in members)
+    doc = json.loads(members["model.json"])
+    assert doc["estimator"] == "BayesianGaussianMixture"
+    assert doc["arrays"]["bayes/weight_concentration.npy"]["shape"] == [2, 3]
+
+    def rewrite(edit):
+        d = json.loads(members["model.json"])
+        edit(d)
+        out = dict(members, **{"model.json": json.dumps(d).encode()})
+        bad = tmp_path / "bad.gmz"
+        with zipfile.ZipFile(bad, "w") as zf:
+            for n, b in out.items():
+                zf.writestr(n, b)
+        return bad
+
+    # a parameter of the other estimator, a missing posterior member, a wrong shape
+    with pytest.raises(ModelFileError, match="params.init_params_x|not a known key"):
+        gaussmix.load(rewrite(lambda d: d["params"].__setitem__("init_params_x", 1)))
+    with pytest.raises(ModelFileError, match="mean_precision.npy.*missing"):
+        gaussmix.load(rewrite(lambda d: d["arrays"].pop("bayes/mean_precision.npy")))
+    with pytest.raises(ModelFileError, match="weight_concentration.npy.*shape"):
+        gaussmix.load(rewrite(lambda d: d["params"].__setitem__(
+            "weight_concentration_prior_type", "dirichlet_distribution")))
+    with pytest.raises(ModelFileError, match="not a parameter of GaussianMixture"):
+        gaussmix.load(rewrite(lambda d: d.__setitem__("estimator", "GaussianMixture")))

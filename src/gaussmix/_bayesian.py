@@ -59,7 +59,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import covariance
+from . import _io, covariance
 from ._data import ArraySource, ChunkSource, auto_chunk_size, data_kind
 from . import _fast
 from ._engine import e_pass, e_pass_reference
@@ -885,6 +885,81 @@ degrees_of_freedom_prior_, covariance_prior_
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "weights_")
 
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> None:
+        """Write the fitted model to ``path`` in the portable gaussmix format.
+
+        The file holds the variational posterior, the priors used and the fit's record, so
+        :func:`gaussmix.load` gives back identical predictions, scores and attributes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file, written atomically; read back with :func:`gaussmix.load`.
+        """
+        from ._io import save
+        save(self, path)
+
+    @classmethod
+    def from_posterior(cls, posterior: dict, means: npt.ArrayLike, covariances: npt.ArrayLike,
+                       precisions_cholesky: npt.ArrayLike, *,
+                       feature_names_in: npt.ArrayLike | None = None, converged: bool = True,
+                       n_iter: int = 0, lower_bound: float = -np.inf,
+                       lower_bounds: list | None = None, **params) -> "BayesianGaussianMixture":
+        """A fitted mixture from its variational posterior and priors.
+
+        Parameters
+        ----------
+        posterior : dict
+            ``weight_concentration`` (shape (2, k) for a Dirichlet process, else (k,)),
+            ``mean_precision``, ``degrees_of_freedom`` and the priors ``mean_prior``,
+            ``covariance_prior``, ``weight_concentration_prior``, ``mean_precision_prior``,
+            ``degrees_of_freedom_prior`` (the fitted attributes without their ``_``).
+        means : array-like of shape (n_components, n_features)
+        covariances, precisions_cholesky : array-like
+            In the covariance type's shape; ``covariances`` is ``E[Lambda]^-1``.
+        feature_names_in : array-like of str or None, default=None
+        converged, n_iter, lower_bound, lower_bounds
+            The fit's record.
+        **params
+            Constructor arguments.
+
+        Returns
+        -------
+        est : BayesianGaussianMixture
+        """
+        est = cls(**params)
+        check_params(cls.__name__, est.get_params(deep=False), cls._parameter_table)
+        means = np.array(means, dtype=np.float64)
+        k, d = means.shape
+        if k != est.n_components:
+            raise ValueError(f"means has {k} rows but n_components = {est.n_components}.")
+        wc = np.array(posterior["weight_concentration"], dtype=np.float64)
+        if est.weight_concentration_prior_type == "dirichlet_process":
+            wc = (wc[0].copy(), wc[1].copy())
+        dof = np.array(posterior["degrees_of_freedom"], dtype=np.float64)
+        est._set_state({
+            "weight_concentration_": wc,
+            "mean_precision_": np.array(posterior["mean_precision"], dtype=np.float64),
+            "means_": means,
+            "degrees_of_freedom_": np.float64(dof) if dof.ndim == 0 else dof,
+            "covariances_": np.array(covariances, dtype=np.float64),
+            "precisions_cholesky_": np.array(precisions_cholesky, dtype=np.float64)})
+        for name in ("weight_concentration_prior", "mean_precision_prior",
+                     "degrees_of_freedom_prior"):
+            setattr(est, name + "_", float(posterior[name]))
+        est.mean_prior_ = np.array(posterior["mean_prior"], dtype=np.float64)
+        cp = np.array(posterior["covariance_prior"], dtype=np.float64)
+        est.covariance_prior_ = float(cp) if cp.ndim == 0 else cp
+        est.converged_ = bool(converged)
+        est.n_iter_ = int(n_iter)
+        est.lower_bound_ = float(lower_bound)
+        est.lower_bounds_ = [float(v) for v in (lower_bounds or [])]
+        est.n_features_in_ = d
+        if feature_names_in is not None:
+            est.feature_names_in_ = np.asarray(feature_names_in, dtype=object)
+        return est
+
     # ------------------------------------------------------------------ conversion
     _PRIORS = ("weight_concentration_prior_", "mean_precision_prior_", "mean_prior_",
                "degrees_of_freedom_prior_", "covariance_prior_")
@@ -934,3 +1009,6 @@ degrees_of_freedom_prior_, covariance_prior_
             est.feature_names_in_ = sk.feature_names_in_
         est._set_state(est._state())
         return est
+
+
+_io.register_estimator(BayesianGaussianMixture)  # model files naming it load into this class

@@ -9,6 +9,11 @@ Layout (format version 1)::
     arrays/precisions.npy      same shape
     arrays/precisions_cholesky.npy
     init/<name>.npy            optional weights_init / means_init / precisions_init
+    bayes/<name>.npy           BayesianGaussianMixture only: the posterior (weight_concentration,
+                               (2, k) for a Dirichlet process, mean_precision,
+                               degrees_of_freedom) and the priors used (mean_prior, ...)
+    params/<name>.npy          BayesianGaussianMixture only: mean_prior / covariance_prior
+                               constructor arguments given as arrays
 
 ``model.json`` holds ``format`` ("gaussmix-model"), ``format_version``, ``library_version``,
 ``estimator``, ``covariance_type``, ``n_components``, ``n_features``, ``params`` (the constructor
@@ -69,22 +74,29 @@ MAX_JSON_BYTES = 16 * 2**20
 MAX_MEMBER_BYTES = 2**30
 _CHUNK = 2**20
 _MAX_NPY_HEADER = 4096
-_ESTIMATORS = ("GaussianMixture",)
-#: The class :func:`load` builds, registered by :mod:`gaussmix._estimator` when it is imported
-#: (:func:`register_estimator`), so that this module never imports the estimator back.
-_ESTIMATOR_CLASS: list = []
+_ESTIMATORS = ("GaussianMixture", "BayesianGaussianMixture")
+#: The variational posterior and priors of a ``BayesianGaussianMixture`` (members
+#: ``bayes/<name>.npy``): the fitted attribute ``<name>_``.
+_BAYES = ("weight_concentration", "mean_precision", "degrees_of_freedom", "mean_prior",
+          "covariance_prior", "weight_concentration_prior", "mean_precision_prior",
+          "degrees_of_freedom_prior")
+#: Constructor arguments that may be arrays (members ``params/<name>.npy`` when they are).
+_ARRAY_PARAMS = ("mean_prior", "covariance_prior")
+#: The classes :func:`load` builds, by name, registered by their modules when imported
+#: (:func:`register_estimator`), so that this module never imports an estimator back.
+_ESTIMATOR_CLASS: dict = {}
 
 
 def register_estimator(cls):
-    """Make ``cls`` the class model files are loaded into; returns ``cls``."""
-    _ESTIMATOR_CLASS[:] = [cls]
+    """Make ``cls`` the class model files naming ``cls.__name__`` load into; returns ``cls``."""
+    _ESTIMATOR_CLASS[cls.__name__] = cls
     return cls
 
 
-def _estimator_class():
-    if not _ESTIMATOR_CLASS:  # only while gaussmix itself is being imported
-        raise RuntimeError("gaussmix.GaussianMixture is not registered yet; import gaussmix first.")
-    return _ESTIMATOR_CLASS[0]
+def _estimator_class(name="GaussianMixture"):
+    if name not in _ESTIMATOR_CLASS:  # only while gaussmix itself is being imported
+        raise RuntimeError(f"gaussmix.{name} is not registered yet; import gaussmix first.")
+    return _ESTIMATOR_CLASS[name]
 
 _READ_ERRORS: tuple = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError,
                        RuntimeError, NotImplementedError, zlib.error)
@@ -102,7 +114,8 @@ class ModelFileError(ValueError):
 # =========================================================================== saving
 def _npy_bytes(a: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
+    # not ascontiguousarray, which turns a 0-d array (a scalar prior) into shape (1,)
+    np.lib.format.write_array(buf, np.asarray(a, order="C"), allow_pickle=False)
     return buf.getvalue()
 
 
@@ -117,7 +130,8 @@ def _json_value(v):
 
 
 def save(est, path) -> None:
-    """Write fitted ``est`` (a :class:`~gaussmix.GaussianMixture`) to ``path``, atomically."""
+    """Write fitted ``est`` (a :class:`~gaussmix.GaussianMixture` or
+    :class:`~gaussmix.BayesianGaussianMixture`) to ``path``, atomically."""
     from sklearn.utils.validation import check_is_fitted
     check_is_fitted(est)
     from . import __version__
@@ -125,6 +139,12 @@ def save(est, path) -> None:
     params = est.get_params(deep=False)
     init = {name: np.asarray(params[name], dtype=np.float64) for name in _INIT
             if params.get(name) is not None}
+    bayes, array_params = {}, {}
+    if type(est).__name__ == "BayesianGaussianMixture":
+        # a Dirichlet process's concentration is the pair (alpha, beta): stored as (2, k)
+        bayes = {name: np.asarray(getattr(est, name + "_"), dtype=np.float64) for name in _BAYES}
+        array_params = {name: np.asarray(params[name], dtype=np.float64) for name in _ARRAY_PARAMS
+                        if params.get(name) is not None and np.ndim(params[name]) > 0}
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -133,7 +153,8 @@ def save(est, path) -> None:
         "covariance_type": est.covariance_type,
         "n_components": int(est.means_.shape[0]),
         "n_features": int(est.means_.shape[1]),
-        "params": {k: _json_value(v) for k, v in params.items() if k not in _INIT},
+        "params": {k: _json_value(v) for k, v in params.items()
+                   if k not in _INIT and k not in array_params},
         "fit": {
             "converged": bool(est.converged_),
             "n_iter": int(est.n_iter_),
@@ -144,8 +165,16 @@ def save(est, path) -> None:
                           if hasattr(est, "feature_names_in_") else None),
         "arrays": {},
     }
+    noise_v = getattr(est, "noise_volume_", None)
+    if noise_v is not None:  # a uniform noise component (GaussianMixture(noise=...))
+        meta["noise"] = {"weight": float(est.noise_weight_), "volume": float(noise_v)}
+        arrays["noise_bounds"] = np.asarray(est.noise_bounds_, dtype=np.float64)
+    if "noise" in params:  # an initial noise mask is saved as True
+        nz = params["noise"]
+        meta["params"]["noise"] = not (isinstance(nz, (bool, np.bool_)) and not nz)
     blobs = {}
-    for prefix, group in (("arrays", arrays), ("init", init)):
+    for prefix, group in (("arrays", arrays), ("init", init), ("bayes", bayes),
+                          ("params", array_params)):
         for name, a in group.items():
             b = _npy_bytes(a)
             key = f"{prefix}/{name}.npy"
@@ -295,12 +324,17 @@ class _Object:
                 self.values.check(x, _sub(field, key))
 
 
-def _param_names():
-    return tuple(k for k in _estimator_class()().get_params() if k not in _INIT)
+def _param_names(name=None):
+    """Constructor arguments of estimator ``name`` (``None``: of any estimator)."""
+    names = _ESTIMATORS if name is None else (name,)
+    return tuple(dict.fromkeys(k for n in names if n in _ESTIMATOR_CLASS
+                               for k in _estimator_class(n)().get_params() if k not in _INIT))
 
 
 def _array_keys():
-    return tuple(f"arrays/{n}.npy" for n in _ARRAYS) + tuple(f"init/{n}.npy" for n in _INIT)
+    return (tuple(f"arrays/{n}.npy" for n in _ARRAYS) + ("arrays/noise_bounds.npy",) + tuple(f"init/{n}.npy" for n in _INIT)
+            + tuple(f"bayes/{n}.npy" for n in _BAYES)
+            + tuple(f"params/{n}.npy" for n in _ARRAY_PARAMS))
 
 
 #: The structure of ``model.json``. Consistency between fields, and with the arrays, is
@@ -322,6 +356,8 @@ SCHEMA = _Object({
         "lower_bounds": _List(_Float()),
     }),
     "feature_names": _Nullable(_List(_Str(), unique=True)),
+    # a uniform noise component (absent from files without one)
+    "noise": _Nullable(_Object({"weight": _Float(), "volume": _Float()})),
     "arrays": _Object(values=_Object({
         "shape": _List(_Int(0)),
         "dtype": _Str(lambda: ("float64",)),
@@ -335,6 +371,10 @@ def _check_consistency(meta) -> None:
     k, d = meta["n_components"], meta["n_features"]
     model = covariance.get(meta["covariance_type"])
     params = meta["params"]
+    est_params = _param_names(meta["estimator"])
+    for key in params:
+        if key not in est_params:
+            raise _Invalid(_sub("params", key), f"is not a parameter of {meta['estimator']}")
     for key in ("covariance_type", "n_components"):
         if key not in params:
             raise _Invalid(f"params.{key}", "is missing")
@@ -356,9 +396,32 @@ def _check_consistency(meta) -> None:
                 "init/precisions_init.npy": cov_shape}
     for name in ("covariances", "precisions", "precisions_cholesky"):
         expected[f"arrays/{name}.npy"] = cov_shape
-    for name in _ARRAYS:
-        if f"arrays/{name}.npy" not in meta["arrays"]:
-            raise _Invalid(_sub("arrays", f"arrays/{name}.npy"), "is missing")
+    expected["arrays/noise_bounds.npy"] = (2, d)
+    if (meta["noise"] is None) != ("arrays/noise_bounds.npy" not in meta["arrays"]):
+        raise _Invalid("noise", "and arrays/noise_bounds.npy must be given together")
+    required = [f"arrays/{name}.npy" for name in _ARRAYS]
+    if meta["estimator"] == "BayesianGaussianMixture":
+        required += [f"bayes/{name}.npy" for name in _BAYES]
+        dp = params.get("weight_concentration_prior_type",
+                        "dirichlet_process") == "dirichlet_process"
+        shared = getattr(model, "shared", False)
+        prior_shape = tuple(model.shape(1, d))[1:] if not shared else tuple(model.shape(1, d))
+        expected.update({
+            "bayes/weight_concentration.npy": (2, k) if dp else (k,),
+            "bayes/mean_precision.npy": (k,),
+            "bayes/degrees_of_freedom.npy": () if shared else (k,),
+            "bayes/mean_prior.npy": (d,), "bayes/covariance_prior.npy": prior_shape,
+            "bayes/weight_concentration_prior.npy": (),
+            "bayes/mean_precision_prior.npy": (),
+            "bayes/degrees_of_freedom_prior.npy": (),
+            "params/mean_prior.npy": (d,), "params/covariance_prior.npy": prior_shape})
+    else:
+        for key in meta["arrays"]:
+            if key.startswith(("bayes/", "params/")):
+                raise _Invalid(_sub("arrays", key), f"is not an array of {meta['estimator']}")
+    for key in required:
+        if key not in meta["arrays"]:
+            raise _Invalid(_sub("arrays", key), "is missing")
     for key, spec in meta["arrays"].items():
         if tuple(spec["shape"]) != expected[key]:
             raise _Invalid(_sub(_sub("arrays", key), "shape"),
@@ -431,6 +494,7 @@ def _read_meta(zf, path) -> dict:
     if type(version) is not int or version != FORMAT_VERSION:
         _fail(path, f"format_version {_show(version)} is not supported "
                     f"(this gaussmix reads version {FORMAT_VERSION}).")
+    meta.setdefault("noise", None)
     try:
         SCHEMA.check(meta, "")
         _check_consistency(meta)
@@ -509,8 +573,9 @@ def _validate(path, meta, arrays) -> None:
         if not np.all(np.isfinite(arrays[name])):
             _fail(path, f"{name} contains NaN or inf.")
     w = arrays["weights"]
-    if np.any(w < 0) or not np.isclose(w.sum(), 1.0, atol=1e-6):
-        _fail(path, "weights must be non-negative and sum to 1.")
+    w0 = 0.0 if meta["noise"] is None else meta["noise"]["weight"]
+    if np.any(w < 0) or not np.isclose(w.sum() + w0, 1.0, atol=1e-6):
+        _fail(path, "weights must be non-negative and sum to 1 (with the noise weight).")
     try:
         model.validate(arrays["covariances"], k, d, "covariances")
         model.validate(arrays["precisions"], k, d, "precisions")
@@ -542,8 +607,31 @@ def _validate_init(path, init, meta) -> None:
             _fail(path, str(exc))
 
 
+def _validate_bayes(path, bayes, meta) -> None:
+    """The variational posterior and priors: finite, positive, ``nu > d - 1``."""
+    d = meta["n_features"]
+    for name, a in bayes.items():
+        if not np.all(np.isfinite(a)):
+            _fail(path, f"{name} contains NaN or inf.")
+    for name in ("weight_concentration", "mean_precision", "weight_concentration_prior",
+                 "mean_precision_prior"):
+        if np.any(bayes[name] <= 0):
+            _fail(path, f"{name} must be positive.")
+    for name in ("degrees_of_freedom", "degrees_of_freedom_prior"):
+        if np.any(bayes[name] <= d - 1):
+            _fail(path, f"{name} must exceed n_features - 1 = {d - 1}.")
+    try:
+        covariance.get(meta["covariance_type"]).validate(
+            bayes["covariance_prior"][None] if bayes["covariance_prior"].ndim < 2
+            or not getattr(covariance.get(meta["covariance_type"]), "shared", False)
+            else bayes["covariance_prior"], 1, d, "covariance_prior")
+    except ValueError as exc:
+        _fail(path, str(exc))
+
+
 def load(path: str | os.PathLike) -> gaussmix.GaussianMixture:
-    """Load a model written by :meth:`GaussianMixture.save`.
+    """Load a model written by :meth:`GaussianMixture.save` or
+    :meth:`BayesianGaussianMixture.save`.
 
     Parameters
     ----------
@@ -552,8 +640,9 @@ def load(path: str | os.PathLike) -> gaussmix.GaussianMixture:
 
     Returns
     -------
-    GaussianMixture
-        The fitted model, with its covariance type, constructor parameters and feature names.
+    GaussianMixture or BayesianGaussianMixture
+        The fitted model (of the class that saved it), with its covariance type, constructor
+        parameters and feature names.
 
     Raises
     ------
@@ -562,7 +651,6 @@ def load(path: str | os.PathLike) -> gaussmix.GaussianMixture:
     ModelFileError
         If the file is not a valid, untampered gaussmix model file.
     """
-    GaussianMixture = _estimator_class()
     try:
         zf = zipfile.ZipFile(path, "r")
     except FileNotFoundError:
@@ -577,17 +665,45 @@ def load(path: str | os.PathLike) -> gaussmix.GaussianMixture:
                   for name in _ARRAYS}
         init = {name: _read_array(zf, f"init/{name}.npy", specs[f"init/{name}.npy"], path)
                 for name in _INIT if f"init/{name}.npy" in specs}
+        noise_bounds = (_read_array(zf, "arrays/noise_bounds.npy",
+                                    specs["arrays/noise_bounds.npy"], path)
+                        if "arrays/noise_bounds.npy" in specs else None)
+        bayes = {name: _read_array(zf, f"bayes/{name}.npy", specs[f"bayes/{name}.npy"], path)
+                 for name in _BAYES if f"bayes/{name}.npy" in specs}
+        array_params = {name: _read_array(zf, f"params/{name}.npy", specs[f"params/{name}.npy"],
+                                          path)
+                        for name in _ARRAY_PARAMS if f"params/{name}.npy" in specs}
     _validate(path, meta, arrays)
     _validate_init(path, init, meta)
-    params = dict(meta["params"], **init)
+    params = dict(meta["params"], **init, **array_params)
     fit = meta["fit"]
+    if meta["estimator"] == "BayesianGaussianMixture":
+        _validate_bayes(path, bayes, meta)
+        try:
+            est = _estimator_class(meta["estimator"]).from_posterior(
+                bayes, arrays["means"], arrays["covariances"], arrays["precisions_cholesky"],
+                feature_names_in=meta["feature_names"], converged=fit["converged"],
+                n_iter=fit["n_iter"], lower_bound=fit["lower_bound"],
+                lower_bounds=fit["lower_bounds"], **params)
+        except (TypeError, ValueError) as exc:
+            _fail(path, f"invalid parameters ({exc}).")
+        if not np.allclose(est.weights_, arrays["weights"], rtol=1e-9, atol=1e-12):
+            _fail(path, "weights are inconsistent with weight_concentration.")
+        return est
+    GaussianMixture = _estimator_class()
+    noise = {}
+    if meta["noise"] is not None:
+        if not np.all(np.isfinite(noise_bounds)):
+            _fail(path, "noise_bounds contains NaN or inf.")
+        noise = {"noise_component": (meta["noise"]["weight"], meta["noise"]["volume"],
+                                     noise_bounds)}
     try:
         est = GaussianMixture.from_params(
             arrays["weights"], arrays["means"], arrays["covariances"],
             precisions_cholesky=arrays["precisions_cholesky"],
             feature_names_in=meta["feature_names"], converged=fit["converged"],
             n_iter=fit["n_iter"], lower_bound=fit["lower_bound"],
-            lower_bounds=fit["lower_bounds"], **params)
+            lower_bounds=fit["lower_bounds"], **noise, **params)
     except (TypeError, ValueError) as exc:
         _fail(path, f"invalid parameters ({exc}).")
     return est
