@@ -62,6 +62,7 @@ FOREIGN_BASES = {
     "sklearn.OutlierMixin",
     "sklearn.MetaEstimatorMixin",
     "sklearn.TransformerMixin",
+    "sklearn._SetOutputMixin",
     "sklearn.ReprHTMLMixin",
     "sklearn._HTMLDocumentationLinkMixin",
     "sklearn._MetadataRequester",

@@ -1,0 +1,263 @@
+"""EM with missing values (Ghahramani & Jordan 1994): statistics, densities and imputation.
+
+NaN marks a missing entry. For a row ``x`` with observed features ``o`` and missing ``m``,
+and a component ``j`` with mean ``mu`` and covariance ``S``:
+
+* E-step: the row's density is its marginal over the observed features,
+  ``N(x_o | mu_o, S_oo)``; responsibilities come from these marginals.
+* the missing entries' conditional law is Gaussian, with mean
+  ``xhat_m = mu_m + S_mo S_oo^{-1} (x_o - mu_o)`` and covariance
+  ``C = S_mm - S_mo S_oo^{-1} S_om``.
+* M-step: the expected complete-data sufficient statistics replace ``x`` by the completed row
+  ``xhat`` (``x_o`` on the observed entries) and add ``C`` to the ``mm`` block of the second
+  moments. These are the ordinary :class:`~gaussmix._stats.SufficientStats` (weight sums,
+  means, centred scatter), so every covariance model's M-step runs unchanged.
+
+Rows are grouped by missingness pattern; per pattern and component the Cholesky factor of
+``S_oo`` (and from it ``S_mo L^{-T}`` and ``C``) is computed once per pass, vectorised over the
+pattern's rows. Complete rows go through the ordinary fast E-pass (:func:`_engine.e_pass`), and
+data without any NaN never comes here, so its fit is the complete-data fit bit for bit.
+
+Names: ``o``/``m`` observed/missing index arrays, ``L`` the lower Cholesky factor of ``S_oo``,
+``z = L^{-1}(x_o - mu_o)`` whitened residuals, ``B = S_mo L^{-T}`` so ``xhat_m = mu_m + B z``
+and ``C = S_mm - B B^T``; ``rw`` responsibilities times sample weights.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._data import ArraySource
+from ._kernels import logsumexp_rows
+from ._params import Params
+from ._stats import SufficientStats, chunk_stats
+
+_LOG_2PI = np.log(2.0 * np.pi)
+_BLOCK = 32768  # rows of one pattern processed at once: k * _BLOCK * d floats of workspace
+
+
+def check_missing(X: np.ndarray, name: str = "X", offset: int = 0) -> np.ndarray:
+    """The NaN mask of ``X`` after checking that it has no inf and no row that is all NaN."""
+    nan = np.isnan(X)
+    if np.isinf(X).any():
+        loc = tuple(int(i) for i in np.argwhere(np.isinf(X))[0])
+        raise ValueError(
+            f"Input {name} contains inf (first at row {loc[0] + offset}, column {loc[1]}); "
+            "NaN marks a missing entry with missing='marginalize', but inf is not allowed.")
+    empty = np.flatnonzero(nan.all(axis=1))
+    if empty.size:
+        rows = (empty[:10] + offset).tolist()
+        more = f" and {empty.size - 10} more" if empty.size > 10 else ""
+        raise ValueError(
+            f"Input {name} has {empty.size} row{'s' if empty.size > 1 else ''} with every "
+            f"entry missing (rows {rows}{more}); such rows carry no information: drop them.")
+    return nan
+
+
+def patterns(nan: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``[(observed feature indices, row indices)]`` per distinct missingness pattern of the
+    incomplete rows (rows with at least one NaN)."""
+    rows = np.flatnonzero(nan.any(axis=1))
+    if rows.size == 0:
+        return []
+    keys = np.packbits(nan[rows], axis=1)
+    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    out = []
+    for grp in np.split(order, bounds):
+        r = rows[grp]
+        out.append((np.flatnonzero(~nan[r[0]]), r))
+    return out
+
+
+class _Pattern:
+    """Per-component factors of one missingness pattern under parameters (dense ``cov``)."""
+
+    def __init__(self, o: np.ndarray, d: int, means: np.ndarray, cov: np.ndarray,
+                 log_weights: np.ndarray):
+        self.o = o
+        self.m = np.setdiff1d(np.arange(d), o)
+        S_oo = cov[:, o[:, None], o[None, :]]
+        L = np.linalg.cholesky(S_oo)
+        eye = np.broadcast_to(np.eye(len(o)), S_oo.shape)
+        self.Linv = np.linalg.solve(L, eye)  # (k, |o|, |o|), lower triangular
+        self.mu_o = means[:, o]
+        self.mu_m = means[:, self.m]
+        self.const = (log_weights - 0.5 * len(o) * _LOG_2PI
+                      - np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1))
+        S_mo = cov[:, self.m[:, None], o[None, :]]
+        self.B = S_mo @ np.swapaxes(self.Linv, 1, 2)  # (k, |m|, |o|)
+        self.C = cov[:, self.m[:, None], self.m[None, :]] - self.B @ np.swapaxes(self.B, 1, 2)
+
+    def whiten(self, Xo: np.ndarray) -> np.ndarray:
+        """``z`` (k, n, |o|) of observed parts ``Xo`` (n, |o|)."""
+        diff = Xo[None, :, :] - self.mu_o[:, None, :]
+        return np.einsum("kab,knb->kna", self.Linv, diff, optimize=True)
+
+    def log_prob(self, z: np.ndarray) -> np.ndarray:
+        """Weighted marginal log-densities (n, k) from ``z``."""
+        return self.const[None, :] - 0.5 * np.einsum("kna,kna->nk", z, z, optimize=True)
+
+    def cond_means(self, z: np.ndarray) -> np.ndarray:
+        """Conditional means of the missing entries (k, n, |m|)."""
+        return self.mu_m[:, None, :] + np.einsum("kmo,kno->knm", self.B, z, optimize=True)
+
+
+def _dense(params: Params, model) -> np.ndarray:
+    k, d = params.means.shape
+    return model.dense(np.asarray(params.covariances, dtype=np.float64), k, d)
+
+
+def _pattern_stats(X: np.ndarray, w: np.ndarray, pat: _Pattern, full: bool,
+                   n_worst: int) -> SufficientStats:
+    """Expected complete-data statistics of rows ``X`` (n, d) sharing the pattern ``pat``."""
+    n, d = X.shape
+    o, m = pat.o, pat.m
+    z = pat.whiten(X[:, o])
+    lp = pat.log_prob(z)
+    log_norm, resp = logsumexp_rows(lp, out_resp=True, finite=True)
+    xhat_m = pat.cond_means(z)  # (k, n, |m|)
+    k = resp.shape[1]
+    rw = resp * w[:, None]
+    nk = rw.sum(axis=0)
+    safe = np.maximum(nk, np.finfo(np.float64).tiny)
+    means = np.empty((k, d))
+    scatter = np.zeros((k, d, d) if full else (k, d))
+    Xc = X.copy()
+    for j in range(k):
+        Xc[:, m] = xhat_m[j]
+        means[j] = rw[:, j] @ Xc / safe[j]
+        diff = Xc - means[j]
+        if full:
+            scatter[j] = (diff * rw[:, j:j + 1]).T @ diff
+            scatter[j][np.ix_(m, m)] += nk[j] * pat.C[j]
+        else:
+            scatter[j] = rw[:, j] @ (diff * diff)
+            scatter[j][m] += nk[j] * np.diagonal(pat.C[j])
+    means[nk <= 0] = 0.0
+    ll = float(np.dot(w, log_norm))
+    score = np.where(w > 0, log_norm, np.inf)
+    nw = min(n_worst, int(np.count_nonzero(w > 0)))
+    if nw > 0:
+        idx = np.argsort(score, kind="stable")[:nw]
+        worst = X[idx].copy()
+        # a re-seeded component starts at the row's conditional expectation under the mixture
+        worst[:, m] = np.einsum("nk,knm->nm", resp[idx], xhat_m[:, idx])
+        worst_score = score[idx]
+    else:
+        worst, worst_score = np.empty((0, d)), np.empty(0)
+    return SufficientStats(nk, means, scatter, ll, float(w.sum()), n, worst, worst_score)
+
+
+class MissingPass:
+    """The E-pass of EM over an in-memory ``X`` with NaN: ``pass_fn(params) -> stats``.
+
+    Complete rows are one :class:`~gaussmix._data.ArraySource` served to
+    :func:`gaussmix._engine.e_pass` (the fast kernels); incomplete rows are grouped by pattern
+    once, here, and their statistics computed in float64 per pattern.
+    """
+
+    def __init__(self, X: np.ndarray, w: np.ndarray, model, reg_covar: float, chunk_size: int,
+                 nan: np.ndarray | None = None):
+        nan = np.isnan(X) if nan is None else nan
+        incomplete = nan.any(axis=1)
+        self.model = model
+        self.reg_covar = reg_covar
+        self.d = X.shape[1]
+        self.dtype = X.dtype
+        self.complete = ArraySource(np.ascontiguousarray(X[~incomplete]), w[~incomplete],
+                                    chunk_size)
+        self.groups = [(o, np.asarray(X[r], dtype=np.float64), np.asarray(w[r], np.float64))
+                       for o, r in patterns(nan)]
+        n_c = self.complete.n_samples
+        self.shift = (self.complete.weighted_mean() if n_c and self.complete.w.sum() > 0
+                      else np.nan_to_num(_nan_weighted_mean(X, w)))
+
+    def __call__(self, params: Params) -> SufficientStats:
+        from ._engine import e_pass
+        k = params.means.shape[0]
+        full = self.model.full_scatter
+        stats = SufficientStats.empty(k, self.d, full)
+        if self.complete.n_samples:
+            stats = e_pass(self.complete, params, self.model, self.shift, self.dtype,
+                           reg_covar=self.reg_covar)
+        cov = _dense(params, self.model)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(params.weights)
+        for o, Xp, wp in self.groups:
+            pat = _Pattern(o, self.d, params.means, cov, log_w)
+            for s in range(0, len(Xp), _BLOCK):
+                stats = stats.merge(_pattern_stats(Xp[s:s + _BLOCK], wp[s:s + _BLOCK], pat,
+                                                   full, k))
+        return stats
+
+
+def _nan_weighted_mean(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per-column weighted mean of the observed entries (float64)."""
+    obs = ~np.isnan(X)
+    wo = obs * w[:, None]
+    tot = np.nansum(np.asarray(X, dtype=np.float64) * w[:, None], axis=0)
+    return tot / np.maximum(wo.sum(axis=0), np.finfo(np.float64).tiny)
+
+
+def mean_imputed(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``X`` with each NaN replaced by its column's weighted observed mean (the data the
+    initialisation sees: k-means, k-means++, random rows or hc on mean-imputed rows)."""
+    col = _nan_weighted_mean(X, w).astype(X.dtype)
+    out = np.array(X, copy=True)
+    r, c = np.nonzero(np.isnan(out))
+    out[r, c] = col[c]
+    return out
+
+
+def weighted_log_prob(X: np.ndarray, params: Params, model, complete_fn) -> np.ndarray:
+    """``log w_j + log N(x_o | mu_jo, S_jo)`` (n, k) of rows with NaN, in float64;
+    ``complete_fn(rows)`` gives the same for complete rows."""
+    nan = np.isnan(X)
+    incomplete = nan.any(axis=1)
+    out = np.empty((X.shape[0], params.means.shape[0]))
+    if not incomplete.all():
+        out[~incomplete] = complete_fn(X[~incomplete])
+    cov = _dense(params, model)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(params.weights)
+    for o, r in patterns(nan):
+        pat = _Pattern(o, X.shape[1], params.means, cov, log_w)
+        out[r] = pat.log_prob(pat.whiten(np.asarray(X[np.ix_(r, o)], dtype=np.float64)))
+    return out
+
+
+def impute(X: np.ndarray, params: Params, model, method: str, rng) -> np.ndarray:
+    """``X`` (float64 copy) with its NaN filled from the mixture's conditional given the
+    observed entries: the posterior-weighted conditional mean (``"mean"``), or one draw of the
+    conditional mixture (``"sample"``: a component from the posterior, then its conditional
+    Gaussian)."""
+    X = np.array(X, dtype=np.float64, copy=True)
+    nan = check_missing(X)
+    d = X.shape[1]
+    cov = _dense(params, model)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(params.weights)
+    for o, r in patterns(nan):
+        pat = _Pattern(o, d, params.means, cov, log_w)
+        for s in range(0, len(r), _BLOCK):
+            rows = r[s:s + _BLOCK]
+            z = pat.whiten(X[np.ix_(rows, o)])
+            _, resp = logsumexp_rows(pat.log_prob(z), out_resp=True, finite=True)
+            xm = pat.cond_means(z)  # (k, n, |m|)
+            if method == "mean":
+                fill = np.einsum("nk,knm->nm", resp, xm)
+            else:
+                u = rng.random_sample(len(rows))
+                comp = np.minimum((np.cumsum(resp, axis=1) < u[:, None]).sum(axis=1),
+                                  resp.shape[1] - 1)
+                fill = xm[comp, np.arange(len(rows))]
+                for j in np.unique(comp):
+                    sel = comp == j
+                    # conditional covariance may be semi-definite (reg_covar = 0): eigh factor
+                    vals, vecs = np.linalg.eigh(pat.C[j])
+                    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+                    fill[sel] += rng.standard_normal((int(sel.sum()), len(pat.m))) @ root.T
+            X[np.ix_(rows, pat.m)] = fill
+    return X
