@@ -17,9 +17,9 @@ from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._bayesian import BayesianGaussianMixture
 from .classifier import GaussianMixtureClassifier
-from .impute import GaussianMixtureImputer
 from ._io import ModelFileError, load
 from ._map import map_adapt
+from ._prior import ConjugatePrior
 from .anomaly import GaussianMixtureOutlierDetector
 from .conditional import ConditionalMixture, GaussianMixtureRegressor, condition, conditional_sample
 from .selection import GaussianMixtureSelector, SelectionResult, select
@@ -34,7 +34,6 @@ __all__ = [
     "GaussianMixture",
     "BayesianGaussianMixture",
     "GaussianMixtureClassifier",
-    "GaussianMixtureImputer",
     "GaussianMixtureSelector",
     "GaussianMixtureOutlierDetector",
     "GaussianMixtureRegressor",
@@ -50,6 +49,7 @@ __all__ = [
     "condition",
     "conditional_sample",
     "map_adapt",
+    "ConjugatePrior",
     "GMMUBMVerifier",
     "verification",
     "load",

@@ -127,14 +127,19 @@ def chunk_pass_reference(X: np.ndarray, w: np.ndarray, params: Params, model: Co
 
 
 def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float,
-           previous: np.ndarray | None = None) -> tuple[Params, list[int]]:
+           previous: np.ndarray | None = None, prior=None) -> tuple[Params, list[int]]:
     """Parameters from statistics; also the components whose covariance is not PD.
 
     ``previous`` (the covariances before this step) warm-starts models whose M-step iterates
     (:attr:`~gaussmix.covariance.CovarianceModel.warm_start_m_step`); others ignore it.
+    ``prior`` (a resolved :mod:`gaussmix._prior` prior) makes it the MAP M-step.
     """
     total = stats.nk.sum()
     weights = stats.nk / total if total > 0 else np.full(len(stats.nk), 1.0 / len(stats.nk))
+    if prior is not None:
+        means, cov = prior.m_step(stats, model, reg_covar, previous)
+        prec_chol, bad = model.precision_cholesky(cov)
+        return Params(weights, means, cov, prec_chol), bad
     if model.warm_start_m_step:
         cov = model.from_stats(stats.nk, stats.scatter, reg_covar, previous=previous)
     else:
@@ -242,7 +247,7 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
            model: CovarianceModel, *, reg_covar: float, tol: float, max_iter: int,
            lower_bound: float = -np.inf, verbose: int = 0, verbose_interval: int = 10,
            max_reseeds: int | None = None, dtype=np.float64,
-           fixed: Fixed | None = None) -> EMResult:
+           fixed: Fixed | None = None, prior=None) -> EMResult:
     """EM from ``params`` until the mean log-likelihood changes by less than ``tol``.
 
     ``dtype`` is the data's: it sets the resolution at which a covariance counts as not
@@ -250,6 +255,9 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
     component is not: when a re-seed ends at a lower log-likelihood than parameters seen
     earlier in the run, those parameters are returned. ``fixed`` keeps parts of the
     parameters at given values (:class:`Fixed`); repairs then touch only the free parts.
+    ``prior`` (:class:`gaussmix._prior.ConjugatePrior`, resolved on the first pass) makes it
+    MAP EM: the lower bound is then the mean log posterior (log-likelihood plus log prior, per
+    unit of weight), in which EM is monotone.
     """
     k = len(params.weights)
     if fixed is not None:
@@ -272,10 +280,14 @@ def run_em(pass_fn: Callable[[Params], SufficientStats], params: Params,
             prev = lower_bound
             stats = pass_fn(params)
             lower_bound = stats.mean_log_likelihood
+            if prior is not None:
+                prior = prior.resolve(stats, model)
+                lower_bound += prior.log_prior(params.means, params.covariances,
+                                               model) / stats.weight
             if lower_bound > best[1]:
                 best = (params, lower_bound)
             if fixed is None:
-                new, bad = m_step(stats, model, reg_covar, params.covariances)
+                new, bad = m_step(stats, model, reg_covar, params.covariances, prior)
                 degenerate, bad = find_degenerate(stats, model, new, bad, dtype)
             else:
                 centred = fixed.stats(stats)
@@ -336,7 +348,7 @@ def fit_em(pass_fn: Callable[[Params], SufficientStats], init_fn: Callable[[], P
            model: CovarianceModel, *, n_init: int, reg_covar: float, tol: float, max_iter: int,
            warm: tuple[Params, float] | None = None, verbose: int = 0,
            verbose_interval: int = 10, dtype=np.float64,
-           fixed: Fixed | None = None) -> EMResult:
+           fixed: Fixed | None = None, prior=None) -> EMResult:
     """EM from ``n_init`` initialisations (or once from ``warm = (params, lower_bound)``).
 
     Keeps the run with the highest final lower bound, as scikit-learn does. ``fixed``: the
@@ -352,7 +364,8 @@ def fit_em(pass_fn: Callable[[Params], SufficientStats], init_fn: Callable[[], P
         else:
             result = run_em(pass_fn, params, model, reg_covar=reg_covar, tol=tol,
                             max_iter=max_iter, lower_bound=lb0, verbose=verbose,
-                            verbose_interval=verbose_interval, dtype=dtype, fixed=fixed)
+                            verbose_interval=verbose_interval, dtype=dtype, fixed=fixed,
+                            prior=prior)
             msg = "converged" if result.converged else "did not converge"
             extra = (f". time lapse {time.perf_counter() - t0:.5f}s\t lower bound "
                      f"{result.lower_bound:.5f}" if verbose >= 2 else "")

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _criteria, _io, covariance
 from ._data import ArraySource, ChunkSource, DaskSource, DataSource, auto_chunk_size, data_kind
 from ._engine import Fixed, e_pass, fit_em, params_from_precisions, weighted_log_prob
-from . import _missing
+from ._prior import ConjugatePrior, as_prior, check_model
 from ._init import initial_params
 from ._params import EMResult, Params
 from ._passfit import check_enough_rows, coreset_source
@@ -92,14 +92,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "c" the covariances. The others stay exactly at ``weights_init``, ``means_init`` and
         ``precisions_init``, which must then be given; with the means fixed the covariances
         are estimated around them. :meth:`partial_fit` honours it too.
-    missing : {"error", "marginalize"}, default="error"
-        What NaN in ``X`` means. "error": NaN (and inf) is an error. "marginalize": NaN marks a
-        missing entry, and EM is that of Ghahramani & Jordan (1994): each row's density is the
-        marginal over its observed features, the M-step uses the conditional expectations of
-        the missing entries and their conditional covariances (:mod:`gaussmix._missing`). The
-        initialisation sees the rows with NaN replaced by their column's mean. Scoring and
-        prediction of rows with NaN use the same marginals; :meth:`impute` fills them. In
-        memory only; inf and rows with every entry missing stay errors.
+    prior : None, "conjugate" or ConjugatePrior, default=None
+        Maximum a posteriori EM with the conjugate prior of Fraley & Raftery (2007)
+        (:class:`ConjugatePrior`; "conjugate" is mclust's default prior). Keeps small
+        components and fits with few rows per feature positive definite without ``reg_covar``.
+        ``lower_bound_`` is then the mean log posterior (log-likelihood plus log prior, without
+        its normalising constant); :meth:`score`, :meth:`bic` and :meth:`aic` use the
+        log-likelihood at the MAP estimate, as mclust does. Not for VEE, EVE, VVE, EVV, with
+        fixed parameters (``params``) or in :meth:`partial_fit`.
 
     Attributes
     ----------
@@ -161,7 +161,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "chunk_size": [Kinds(None, label="None"), Interval(int, 1)],
         "coreset_size": [Kinds(None, label="None"), Interval(int, 1)],
         "params": [Letters("wmc")],
-        "missing": [Options("error", "marginalize")],
+        "prior": [Kinds(None, label="None"), Options("conjugate"),
+                  Kinds(ConjugatePrior, label="a ConjugatePrior")],
     }
 
     def __init__(self, n_components: int = 1, *, covariance_type: CovarianceType = "full",
@@ -172,8 +173,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                  precisions_init: npt.ArrayLike | None = None,
                  random_state: RandomStateLike = None, warm_start: bool = False,
                  verbose: int = 0, verbose_interval: int = 10, chunk_size: int | None = None,
-                 coreset_size: int | None = None, params: str = "wmc",
-                 missing: str = "error") -> None:
+                 prior: str | ConjugatePrior | None = None,
+                 coreset_size: int | None = None, params: str = "wmc") -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -191,7 +192,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.chunk_size = chunk_size
         self.coreset_size = coreset_size
         self.params = params
-        self.missing = missing
+        self.prior = prior
 
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self):
@@ -200,10 +201,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                           ensure_min_samples=2 if reset else 1, reset=reset)
-        if getattr(self, "missing", "error") == "marginalize" and not np.isfinite(X).all():
-            _missing.check_missing(X)  # inf and all-NaN rows are errors
-        else:
-            check_finite(X)
+        check_finite(X)
         return X
 
     def _check_init_arrays(self, d: int, model) -> dict:
@@ -252,6 +250,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             parts["covariances"], parts["prec_chol"] = p.covariances, p.prec_chol
         return Fixed(**parts)
 
+    def _prior(self, model, fixed) -> ConjugatePrior | None:
+        """The ``prior`` parameter for a fit of ``model``; an error where it does not apply."""
+        prior = as_prior(getattr(self, "prior", None))
+        if prior is not None:
+            check_model(model)
+            if fixed is not None:
+                raise ValueError(f"prior is not supported with fixed parameters "
+                                 f"(params={self.params!r}); use params='wmc' or prior=None.")
+        return prior
+
     def _chunk_size(self, d: int, itemsize: int) -> int:
         return self.chunk_size or auto_chunk_size(d, self.n_components, itemsize)
 
@@ -292,19 +300,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         :mod:`gaussmix._passfit`). In memory the initialisation sees all rows; out of core and
         on Dask it sees the coreset built by the first pass."""
         k = self.n_components
-        if (isinstance(source, ArraySource) and self.missing == "marginalize"
-                and np.isnan(source.X).any()):
-            # rows with NaN: Ghahramani-Jordan statistics; the initialisation sees the rows
-            # mean-imputed (data without NaN keeps the branch below, bit for bit)
-            pass_fn = _missing.MissingPass(source.X, source.w, model, self.reg_covar,
-                                           source.chunk_size)
-            init = ArraySource(_missing.mean_imputed(source.X, source.w), source.w,
-                               source.chunk_size)
-            info = {"n_samples": source.n_samples, "n_features": source.n_features,
-                    "dtype": source.dtype, "shift": init.weighted_mean(),
-                    "n_positive": int(np.count_nonzero(source.w))}
-            yield pass_fn, init, info
-            return
         if isinstance(source, ArraySource):
             shift = source.weighted_mean()
             info = {"n_samples": source.n_samples, "n_features": source.n_features,
@@ -437,7 +432,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             result: EMResult = fit_em(
                 pass_fn, init_fn, model, n_init=self.n_init, reg_covar=self.reg_covar,
                 tol=self.tol, max_iter=self.max_iter, warm=warm, verbose=self.verbose,
-                verbose_interval=self.verbose_interval, dtype=dtype, fixed=fixed)
+                verbose_interval=self.verbose_interval, dtype=dtype, fixed=fixed,
+                prior=self._prior(model, fixed))
         self._store_result(result, model,
                            None if isinstance(source, ArraySource) else info["n_features"])
         return source
@@ -507,25 +503,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                           reset=False)
         w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
         return ArraySource(X, w, self._chunk_size(X.shape[1], X.dtype.itemsize),
-                           check_rows=getattr(self, "missing", "error") != "marginalize")
+                           check_rows=True)
 
     def _log_prob_chunks(self, source: DataSource):
         """``(X chunk, w chunk, weighted log-probabilities of the chunk)`` over ``source``."""
         model = covariance.get(self.covariance_type)
         params = self._params()
         shift = params.weights @ params.means
-        marginalize = getattr(self, "missing", "error") == "marginalize"
-        start = 0
         for Xc, wc in source.chunks():
-            if marginalize and not np.isfinite(Xc).all():  # marginals over observed features
-                _missing.check_missing(Xc, offset=start)
-                start += len(Xc)
-                with np.errstate(over="ignore", invalid="ignore"):
-                    lp = _missing.weighted_log_prob(
-                        Xc, params, model, lambda R: weighted_log_prob(model, R, params, shift))
-                yield Xc, wc, lp.astype(Xc.dtype, copy=False)
-                continue
-            start += len(Xc)
             # squared whitened residuals beyond float range overflow to inf (or inf - inf):
             # expected for far rows, which the callers handle
             with np.errstate(over="ignore", invalid="ignore"):
@@ -681,39 +666,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         source = self._inference_source(X)
         return self._gather(source, lambda Xc, lp: np.exp(self._chunk_log_resp(Xc, lp)),
                             (self.n_components,), source.dtype)
-
-    def impute(self, X: npt.ArrayLike, method: str = "mean",
-               random_state: RandomStateLike = None) -> np.ndarray:
-        """``X`` with its NaN entries filled from the fitted mixture, given each row's observed
-        entries.
-
-        The conditional law of a row's missing entries given its observed ones is a mixture of
-        the components' conditional Gaussians, weighted by the posterior of the components
-        under the observed entries' marginal.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            NaN marks a missing entry (whatever ``missing`` is); inf and rows with every entry
-            missing are errors.
-        method : {"mean", "sample"}, default="mean"
-            "mean": the conditional expectation (posterior-weighted conditional means);
-            "sample": one draw from the conditional mixture.
-        random_state : int, RandomState instance or None, default=None
-            Seed of the draws of ``method="sample"``.
-
-        Returns
-        -------
-        X_imputed : ndarray of shape (n_samples, n_features)
-            float64; the observed entries unchanged.
-        """
-        check_is_fitted(self)
-        if method not in ("mean", "sample"):
-            raise ValueError(f"'method' must be one of 'mean', 'sample'; got {method!r}.")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
-                          reset=False)
-        return _missing.impute(X, self._params(), covariance.get(self.covariance_type), method,
-                               check_random_state(random_state))
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows from the fitted mixture.
@@ -1047,7 +999,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         names = getattr(self, "feature_names_in_", None)
         params = {key: v for key, v in self.get_params(deep=False).items()
                   if key not in ("n_components", "covariance_type", "weights_init",
-                                 "means_init", "precisions_init", "params")}
+                                 "means_init", "precisions_init", "params",
+                                 "prior")}
         return type(self).from_params(
             np.asarray(self.weights_, dtype=np.float64),
             np.asarray(self.means_, dtype=np.float64)[:, idx], cov,
@@ -1102,7 +1055,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         params.pop("chunk_size")
         params.pop("coreset_size")
         params.pop("params")
-        params.pop("missing", None)
+        params.pop("prior", None)
         gm = SkGaussianMixture(**params)
         for attr in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
                      "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
@@ -1169,6 +1122,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         self._check_params()
         self._check_fixed_inits()
+        if getattr(self, "prior", None) is not None:
+            raise ValueError("partial_fit does not support prior; use fit.")
         _online.check_batch(X, sample_weight)
         fitted = hasattr(self, "means_")
         source = self._fit_source(X, sample_weight, fitted=fitted)

@@ -28,6 +28,14 @@ class CovarianceModel(ABC):
     #: Whether :meth:`from_stats` takes ``previous`` (the covariances of the last iteration),
     #: for M-steps that iterate and start from them; the engine passes it only then.
     warm_start_m_step: bool = False
+    #: How the conjugate prior of :class:`gaussmix.ConjugatePrior` applies, as
+    #: ``(kind, shared)``: ``kind`` is "matrix" (inverse Wishart on the covariance), "diagonal"
+    #: (inverse gamma on each variance) or "scalar" (inverse gamma on the one variance);
+    #: ``shared`` tells that the prior is counted once for the mixture rather than per
+    #: component (the structures with one volume). ``None``: no MAP M-step (see
+    #: :mod:`gaussmix._prior`). The MAP M-step is then :meth:`from_stats` of posterior
+    #: statistics, so a model whose :meth:`from_stats` is an exact ML M-step needs nothing else.
+    conjugate_prior: tuple[str, bool] | None = None
 
     # -- shapes -------------------------------------------------------------------------
     @abstractmethod

@@ -11,6 +11,7 @@ from ._torch import DiagTorch
 class DiagCovariance(DiagTorch, ElementwisePrecision, CovarianceModel):
     name = "diag"
     full_scatter = False
+    conjugate_prior = ("diagonal", False)
 
     def shape(self, k, d):
         return (k, d)

@@ -12,6 +12,7 @@ from ._torch import FullTorch
 class FullCovariance(FullTorch, CovarianceModel):
     name = "full"
     full_scatter = True
+    conjugate_prior = ("matrix", False)
 
     def shape(self, k, d):
         return (k, d, d)

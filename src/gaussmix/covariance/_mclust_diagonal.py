@@ -33,6 +33,7 @@ class EIICovariance(_Constrained, SphericalCovariance):
     """``Sigma_k = lambda I``: one variance for every component and feature."""
 
     name = "EII"
+    conjugate_prior = ("scalar", True)
 
     def n_parameters(self, k, d):
         return 1
@@ -45,6 +46,7 @@ class EEICovariance(_Constrained, DiagCovariance):
     """``Sigma_k = lambda A``: one diagonal covariance for every component."""
 
     name = "EEI"
+    conjugate_prior = ("diagonal", True)
 
     def n_parameters(self, k, d):
         return d
@@ -57,6 +59,7 @@ class VEICovariance(_Constrained, DiagCovariance):
     """``Sigma_k = lambda_k A``: diagonal, one shape, a volume per component."""
 
     name = "VEI"
+    conjugate_prior = ("diagonal", False)
 
     def n_parameters(self, k, d):
         return k + d - 1
@@ -69,6 +72,7 @@ class EVICovariance(_Constrained, DiagCovariance):
     """``Sigma_k = lambda A_k``: diagonal, one volume, a shape per component."""
 
     name = "EVI"
+    conjugate_prior = ("diagonal", True)
 
     def n_parameters(self, k, d):
         return 1 + k * (d - 1)

@@ -22,6 +22,7 @@ class VEECovariance(_Constrained, FullCovariance):
     """``Sigma_k = lambda_k D A D^T``: one shape and orientation, a volume per component."""
 
     name = "VEE"
+    conjugate_prior = None
 
     def n_parameters(self, k, d):
         return k + (d - 1) + _tri(d)
@@ -34,6 +35,7 @@ class EVECovariance(_Constrained, FullCovariance):
     """``Sigma_k = lambda D A_k D^T``: one volume and orientation, a shape per component."""
 
     name = "EVE"
+    conjugate_prior = None
 
     def n_parameters(self, k, d):
         return 1 + k * (d - 1) + _tri(d)
@@ -49,6 +51,7 @@ class VVECovariance(_Constrained, FullCovariance):
     """``Sigma_k = lambda_k D A_k D^T``: one orientation, volume and shape per component."""
 
     name = "VVE"
+    conjugate_prior = None
 
     def n_parameters(self, k, d):
         return k * d + _tri(d)
@@ -64,6 +67,7 @@ class EEVCovariance(_Constrained, FullCovariance):
     """``Sigma_k = lambda D_k A D_k^T``: one volume and shape, an orientation per component."""
 
     name = "EEV"
+    conjugate_prior = ("matrix", True)
 
     def n_parameters(self, k, d):
         return 1 + (d - 1) + k * _tri(d)
@@ -79,6 +83,7 @@ class VEVCovariance(_Constrained, FullCovariance):
     """``Sigma_k = lambda_k D_k A D_k^T``: one shape, volume and orientation per component."""
 
     name = "VEV"
+    conjugate_prior = ("matrix", False)
 
     def n_parameters(self, k, d):
         return k + (d - 1) + k * _tri(d)
@@ -94,6 +99,7 @@ class EVVCovariance(_Constrained, FullCovariance):
     """``Sigma_k = lambda D_k A_k D_k^T``: one volume, shape and orientation per component."""
 
     name = "EVV"
+    conjugate_prior = None
 
     def n_parameters(self, k, d):
         return 1 + k * (d * (d + 1) // 2 - 1)

@@ -11,6 +11,7 @@ from ._torch import SphericalTorch
 class SphericalCovariance(SphericalTorch, ElementwisePrecision, CovarianceModel):
     name = "spherical"
     full_scatter = False
+    conjugate_prior = ("scalar", False)
 
     def shape(self, k, d):
         return (k,)

@@ -12,6 +12,7 @@ class TiedCovariance(TiedTorch, CovarianceModel):
     name = "tied"
     full_scatter = True
     shared = True
+    conjugate_prior = ("matrix", True)
 
     def shape(self, k, d):
         return (d, d)
