@@ -344,3 +344,55 @@ def test_cli_plot_bad_input(model_files, capsys, args, expect):
 def test_cli_plot_unknown_format(model_files, capsys):
     code, _, err = _cli(["plot", model_files / "m2.gmm", "-o", model_files / "fig.xyz"], capsys)
     assert code == 2 and "cannot write" in err
+
+
+# --------------------------------------------------------------------------- Bayesian weights
+@pytest.fixture(scope="module")
+def bayes2(data2):
+    from gaussmix import BayesianGaussianMixture
+    return BayesianGaussianMixture(6, random_state=0, max_iter=500,
+                                   weight_concentration_prior=1e-3).fit(data2)
+
+
+def test_plot_weights_bars_are_the_weights_and_pruned_are_grey(bayes2):
+    import matplotlib.colors as mcolors
+    w = bayes2.weights_
+    pruned = w <= bayes2.weight_threshold
+    assert pruned.any() and (~pruned).any()  # the plot has both kinds to show
+    ax = plotting.plot_weights(bayes2)
+    bars = ax.patches
+    assert len(bars) == len(w)
+    np.testing.assert_allclose([b.get_height() for b in bars], w)
+    grey = mcolors.to_rgba(plotting._PRUNED_GREY)
+    for b, p in zip(bars, pruned):
+        assert (b.get_facecolor() == grey) == p
+    assert str(int((~pruned).sum())) in ax.get_title()
+    assert bayes2.effective_n_components_ == int((~pruned).sum())
+    # a threshold line at the model's weight_threshold
+    assert any(np.allclose(line.get_ydata(), bayes2.weight_threshold) for line in ax.get_lines())
+    ax.figure.savefig(__import__("io").BytesIO(), format="png")
+
+
+def test_plot_weights_threshold_and_errors(bayes2, data2):
+    ax = plotting.plot_weights(bayes2, threshold=0.0)
+    import matplotlib.colors as mcolors
+    grey = mcolors.to_rgba(plotting._PRUNED_GREY)
+    n_grey = sum(b.get_facecolor() == grey for b in ax.patches)
+    assert n_grey == int(np.count_nonzero(bayes2.weights_ <= 0.0))
+    with pytest.raises(ValueError, match="'threshold'"):
+        plotting.plot_weights(bayes2, threshold=2.0)
+    with pytest.raises(TypeError, match="fitted Gaussian mixture"):
+        plotting.plot_weights(object())
+    gm = GaussianMixture(2, random_state=0).fit(data2)
+    ax = plotting.plot_weights(gm)  # no threshold: nothing greyed
+    assert all(b.get_facecolor() != grey for b in ax.patches)
+
+
+def test_plot_ellipses_greys_pruned_bayesian_components(bayes2, data2):
+    import matplotlib.colors as mcolors
+    ax = plotting.plot_ellipses(bayes2, data2, n_std=(1,))
+    grey = mcolors.to_rgba(plotting._PRUNED_GREY)[:3]
+    pruned = bayes2.weights_ <= bayes2.weight_threshold
+    got = [tuple(np.round(e.get_edgecolor()[:3], 6)) == tuple(np.round(grey, 6))
+           for e in ax.patches]
+    assert got == list(pruned)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # matplotlib is optional and imported where it is used
     from .image import Segmentation
 
 __all__ = ["plot_ellipses", "plot_density", "pairplot", "plot_criteria", "plot_uncertainty",
-           "plot_lower_bounds", "plot_segmentation"]
+           "plot_lower_bounds", "plot_segmentation", "plot_weights"]
 
 _CRITERION_STYLES = {"bic": "-", "aic": "--", "icl": ":", "heldout": "-."}
 # table column of each criterion where the names differ
@@ -150,6 +150,19 @@ def _colors(k, colors):
     return [tuple(c / 255.0) for c in label_colors(k)]
 
 
+_PRUNED_GREY = (0.72, 0.72, 0.72)
+
+
+def _pruned(model, weights, threshold=None) -> np.ndarray:
+    """Components at or below the weight threshold (``threshold``, else the model's
+    ``weight_threshold``, as in ``effective_n_components_``; none for a model without one)."""
+    if threshold is None:
+        threshold = getattr(model, "weight_threshold", None)
+    if threshold is None:
+        return np.zeros(len(weights), dtype=bool)
+    return np.asarray(weights) <= threshold
+
+
 def _labels_of(X2, weights, means, covs):
     return _log_components(X2, weights, means, covs).argmax(axis=1)
 
@@ -163,6 +176,9 @@ def plot_ellipses(model: Any, X: npt.ArrayLike | None = None, *, dims: Sequence[
                   colors: Sequence[Any] | None = None, scatter: bool = True, alpha: float = 0.5,
                   s: float = 6) -> Axes:
     """Component ellipses at ``n_std`` standard deviations, opacity following the weights.
+
+    For a :class:`~gaussmix.BayesianGaussianMixture`, components the posterior prunes (expected
+    weight at most ``weight_threshold``) are drawn grey.
 
     Parameters
     ----------
@@ -207,6 +223,8 @@ def plot_ellipses(model: Any, X: npt.ArrayLike | None = None, *, dims: Sequence[
     ax = _axes(ax)
     k = len(weights)
     cols = _colors(k, colors)
+    for c in np.flatnonzero(_pruned(model, weights)):
+        cols[c] = _PRUNED_GREY
     i, j = _check_dims(dims, np.shape(model.means_)[1])
     if X is not None and scatter:
         X2 = X[:, [i, j]]
@@ -649,4 +667,57 @@ def plot_segmentation(image: npt.ArrayLike, segmentation: Segmentation | npt.Arr
         ax.legend(handles=[Patch(color=cols[c], label=f"segment {c} ({100 * share[c]:.0f}%)")
                            for c in range(k) if share[c] > 0],
                   fontsize="small", loc="upper right", framealpha=0.8)
+    return ax
+
+
+def plot_weights(model: Any, *, threshold: float | None = None, ax: Axes | None = None,
+                 colors: Sequence[Any] | None = None) -> Axes:
+    """Bar plot of the (posterior expected) weights, pruned components grey.
+
+    Parameters
+    ----------
+    model : fitted BayesianGaussianMixture or GaussianMixture
+    threshold : float, optional
+        Weight at or below which a component counts as pruned, drawn grey and as a dashed
+        line; default the model's ``weight_threshold`` (the one of
+        ``effective_n_components_``), none for a model without one.
+    ax : matplotlib Axes, optional
+    colors : sequence of colours, optional
+        One per component (the colours of :func:`plot_ellipses`).
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from gaussmix import BayesianGaussianMixture
+    >>> from gaussmix.plotting import plot_weights
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(-4, 1, (200, 2)), rng.normal(4, 1, (200, 2))])
+    >>> bgm = BayesianGaussianMixture(n_components=5, random_state=0, max_iter=500).fit(X)
+    >>> len(plot_weights(bgm).patches)
+    5
+    """
+    _check_fitted(model)
+    weights = np.asarray(model.weights_, dtype=np.float64)
+    k = len(weights)
+    if threshold is not None and not (np.isscalar(threshold) and 0 <= threshold <= 1):
+        raise ValueError(f"'threshold' must be a number in [0, 1], got {threshold!r}.")
+    pruned = _pruned(model, weights, threshold)
+    cols = _colors(k, colors)
+    cols = [_PRUNED_GREY if pruned[c] else cols[c] for c in range(k)]
+    ax = _axes(ax)
+    ax.bar(np.arange(k), weights, color=cols, edgecolor="k", linewidth=0.5)
+    thr = threshold if threshold is not None else getattr(model, "weight_threshold", None)
+    if thr is not None:
+        ax.axhline(thr, color="0.4", linestyle="--", linewidth=1)
+    ax.set_xticks(np.arange(k))
+    ax.set_xlabel("component")
+    ax.set_ylabel("expected weight" if hasattr(model, "weight_concentration_") else "weight")
+    ax.set_title(f"{int(np.count_nonzero(~pruned))} of {k} components above the threshold"
+                 if thr is not None else f"{k} components")
     return ax
