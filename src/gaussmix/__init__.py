@@ -17,6 +17,7 @@ from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._bayesian import BayesianGaussianMixture
 from .classifier import GaussianMixtureClassifier
+from .impute import GaussianMixtureImputer
 from ._io import ModelFileError, load
 from ._map import map_adapt
 from ._prior import ConjugatePrior
@@ -34,6 +35,7 @@ __all__ = [
     "GaussianMixture",
     "BayesianGaussianMixture",
     "GaussianMixtureClassifier",
+    "GaussianMixtureImputer",
     "GaussianMixtureSelector",
     "GaussianMixtureOutlierDetector",
     "GaussianMixtureRegressor",

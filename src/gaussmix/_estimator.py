@@ -19,6 +19,7 @@ from . import _criteria, _io, covariance
 from ._data import ArraySource, ChunkSource, DaskSource, DataSource, auto_chunk_size, data_kind
 from ._engine import Fixed, e_pass, fit_em, params_from_precisions, weighted_log_prob
 from ._prior import ConjugatePrior, as_prior, check_model
+from . import _missing
 from ._init import initial_params
 from ._params import EMResult, Params
 from ._passfit import check_enough_rows, coreset_source
@@ -100,6 +101,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         its normalising constant); :meth:`score`, :meth:`bic` and :meth:`aic` use the
         log-likelihood at the MAP estimate, as mclust does. Not for VEE, EVE, VVE, EVV, with
         fixed parameters (``params``) or in :meth:`partial_fit`.
+    missing : {"error", "marginalize"}, default="error"
+        What NaN in ``X`` means. "error": NaN (and inf) is an error. "marginalize": NaN marks a
+        missing entry, and EM is that of Ghahramani & Jordan (1994): each row's density is the
+        marginal over its observed features, the M-step uses the conditional expectations of
+        the missing entries and their conditional covariances (:mod:`gaussmix._missing`). The
+        initialisation sees the rows with NaN replaced by their column's mean. Scoring and
+        prediction of rows with NaN use the same marginals; :meth:`impute` fills them. In
+        memory only; inf and rows with every entry missing stay errors.
 
     Attributes
     ----------
@@ -163,6 +172,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "params": [Letters("wmc")],
         "prior": [Kinds(None, label="None"), Options("conjugate"),
                   Kinds(ConjugatePrior, label="a ConjugatePrior")],
+        "missing": [Options("error", "marginalize")],
     }
 
     def __init__(self, n_components: int = 1, *, covariance_type: CovarianceType = "full",
@@ -174,7 +184,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                  random_state: RandomStateLike = None, warm_start: bool = False,
                  verbose: int = 0, verbose_interval: int = 10, chunk_size: int | None = None,
                  prior: str | ConjugatePrior | None = None,
-                 coreset_size: int | None = None, params: str = "wmc") -> None:
+                 coreset_size: int | None = None, params: str = "wmc",
+                 missing: str = "error") -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -193,6 +204,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.coreset_size = coreset_size
         self.params = params
         self.prior = prior
+        self.missing = missing
 
     # ------------------------------------------------------------------ validation helpers
     def _check_params(self):
@@ -201,7 +213,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                           ensure_min_samples=2 if reset else 1, reset=reset)
-        check_finite(X)
+        if getattr(self, "missing", "error") == "marginalize" and not np.isfinite(X).all():
+            _missing.check_missing(X)  # inf and all-NaN rows are errors
+        else:
+            check_finite(X)
         return X
 
     def _check_init_arrays(self, d: int, model) -> dict:
@@ -300,6 +315,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         :mod:`gaussmix._passfit`). In memory the initialisation sees all rows; out of core and
         on Dask it sees the coreset built by the first pass."""
         k = self.n_components
+        if (isinstance(source, ArraySource) and self.missing == "marginalize"
+                and np.isnan(source.X).any()):
+            # rows with NaN: Ghahramani-Jordan statistics; the initialisation sees the rows
+            # mean-imputed (data without NaN keeps the branch below, bit for bit)
+            pass_fn = _missing.MissingPass(source.X, source.w, model, self.reg_covar,
+                                           source.chunk_size)
+            init = ArraySource(_missing.mean_imputed(source.X, source.w), source.w,
+                               source.chunk_size)
+            info = {"n_samples": source.n_samples, "n_features": source.n_features,
+                    "dtype": source.dtype, "shift": init.weighted_mean(),
+                    "n_positive": int(np.count_nonzero(source.w))}
+            yield pass_fn, init, info
+            return
         if isinstance(source, ArraySource):
             shift = source.weighted_mean()
             info = {"n_samples": source.n_samples, "n_features": source.n_features,
@@ -503,14 +531,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                           reset=False)
         w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])
         return ArraySource(X, w, self._chunk_size(X.shape[1], X.dtype.itemsize),
-                           check_rows=True)
+                           check_rows=getattr(self, "missing", "error") != "marginalize")
 
     def _log_prob_chunks(self, source: DataSource):
         """``(X chunk, w chunk, weighted log-probabilities of the chunk)`` over ``source``."""
         model = covariance.get(self.covariance_type)
         params = self._params()
         shift = params.weights @ params.means
+        marginalize = getattr(self, "missing", "error") == "marginalize"
+        start = 0
         for Xc, wc in source.chunks():
+            if marginalize and not np.isfinite(Xc).all():  # marginals over observed features
+                _missing.check_missing(Xc, offset=start)
+                start += len(Xc)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    lp = _missing.weighted_log_prob(
+                        Xc, params, model, lambda R: weighted_log_prob(model, R, params, shift))
+                yield Xc, wc, lp.astype(Xc.dtype, copy=False)
+                continue
+            start += len(Xc)
             # squared whitened residuals beyond float range overflow to inf (or inf - inf):
             # expected for far rows, which the callers handle
             with np.errstate(over="ignore", invalid="ignore"):
@@ -666,6 +705,39 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         source = self._inference_source(X)
         return self._gather(source, lambda Xc, lp: np.exp(self._chunk_log_resp(Xc, lp)),
                             (self.n_components,), source.dtype)
+
+    def impute(self, X: npt.ArrayLike, method: str = "mean",
+               random_state: RandomStateLike = None) -> np.ndarray:
+        """``X`` with its NaN entries filled from the fitted mixture, given each row's observed
+        entries.
+
+        The conditional law of a row's missing entries given its observed ones is a mixture of
+        the components' conditional Gaussians, weighted by the posterior of the components
+        under the observed entries' marginal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            NaN marks a missing entry (whatever ``missing`` is); inf and rows with every entry
+            missing are errors.
+        method : {"mean", "sample"}, default="mean"
+            "mean": the conditional expectation (posterior-weighted conditional means);
+            "sample": one draw from the conditional mixture.
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws of ``method="sample"``.
+
+        Returns
+        -------
+        X_imputed : ndarray of shape (n_samples, n_features)
+            float64; the observed entries unchanged.
+        """
+        check_is_fitted(self)
+        if method not in ("mean", "sample"):
+            raise ValueError(f"'method' must be one of 'mean', 'sample'; got {method!r}.")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
+                          reset=False)
+        return _missing.impute(X, self._params(), covariance.get(self.covariance_type), method,
+                               check_random_state(random_state))
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows from the fitted mixture.
@@ -1056,6 +1128,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         params.pop("coreset_size")
         params.pop("params")
         params.pop("prior", None)
+        params.pop("missing", None)
         gm = SkGaussianMixture(**params)
         for attr in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
                      "converged_", "n_iter_", "lower_bound_", "lower_bounds_", "n_features_in_",
