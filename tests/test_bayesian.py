@@ -307,3 +307,46 @@ def test_bayesian_model_file_is_checked(data, tmp_path):
             "weight_concentration_prior_type", "dirichlet_distribution")))
     with pytest.raises(ModelFileError, match="not a parameter of GaussianMixture"):
         gaussmix.load(rewrite(lambda d: d.__setitem__("estimator", "GaussianMixture")))
+
+
+# --------------------------------------------------------------------------- selection
+def test_select_bayesian_ranks_by_elbo_of_the_same_fits(data):
+    from gaussmix.selection import BayesianSelectionResult, select_bayesian
+    ks, cts = [1, 3, 6], ["full", "diag"]
+    res = select_bayesian(data, ks, cts, random_state=3, max_iter=200)
+    assert isinstance(res, BayesianSelectionResult)
+    assert len(res.table) == len(ks) * len(cts)
+    elbos = [r["elbo"] for r in res.table]
+    assert elbos == sorted(elbos, reverse=True)
+    # every cell is exactly the estimator fitted on its own, with the stored seed
+    for row in res.table:
+        est = res.estimators_[(row["n_components"], row["covariance_type"])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            alone = BayesianGaussianMixture(**est.get_params()).fit(data)
+        assert row["elbo"] == alone.lower_bound_
+        np.testing.assert_array_equal(row["weights"], alone.weights_)
+        w = np.asarray(row["weights"])
+        assert row["effective_n_components"] == int(np.count_nonzero(w > est.weight_threshold))
+        np.testing.assert_allclose(w.sum(), 1.0, rtol=1e-12)
+    assert res.best_estimator_.lower_bound_ == max(elbos)
+    # three well-separated clusters: the best fit keeps three of its components
+    assert res.best_params_["n_components"] >= 3
+    assert res.effective_n_components_ == 3
+    assert "| rank |" in res.to_markdown()
+
+
+def test_select_bayesian_checks_its_arguments(data):
+    from gaussmix.selection import select_bayesian
+    with pytest.raises(ValueError, match="'n_components'"):
+        select_bayesian(data, [0, 2])
+    with pytest.raises(ValueError, match="'covariance_types'.*closed-form"):
+        select_bayesian(data, 2, "VVV")
+    with pytest.raises(TypeError, match="sets 'covariance_type'"):
+        select_bayesian(data, 2, **{"covariance_type": "full"})
+    with pytest.raises(ValueError, match="max_iter"):
+        select_bayesian(data, 2, max_iter=-1)
+    with pytest.raises(TypeError, match="select_bayesian"):
+        select_bayesian(data, 2, not_a_parameter=1)
+    with pytest.raises(ValueError, match="every fit in the grid failed"):
+        select_bayesian(data[:5], 8, "full")

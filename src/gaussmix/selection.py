@@ -57,7 +57,11 @@ from ._validation import check_estimator_params, check_finite, check_sample_weig
 
 logger = logging.getLogger("gaussmix")
 
-__all__ = ["select", "SelectionResult", "GaussianMixtureSelector", "CRITERIA"]
+# the variational mixture's selection (ELBO, effective number of components) has its own module
+from ._bayes_select import BayesianSelectionResult, select_bayesian  # noqa: E402
+
+__all__ = ["select", "SelectionResult", "GaussianMixtureSelector", "CRITERIA",
+           "select_bayesian", "BayesianSelectionResult"]
 
 #: Selection criteria; all but ``"heldout"`` are lower-is-better.
 CRITERIA = ("bic", "aic", "icl", "heldout")
