@@ -80,7 +80,7 @@ def test_from_sklearn_to_sklearn_round_trip(cov, blobs):
         np.testing.assert_array_equal(getattr(back, attr), getattr(sk, attr))
     assert back.get_params() == {k: v for k, v in gm.get_params().items()
                                  if k not in ("chunk_size", "coreset_size", "params", "prior",
-                                              "missing")}
+                                              "missing", "noise", "noise_volume")}
 
 
 def test_check_estimator():
@@ -353,6 +353,8 @@ def test_same_constructor_defaults_as_sklearn():
     assert ours.pop("params") == "wmc"
     assert ours.pop("prior") is None
     assert ours.pop("missing") == "error"
+    assert ours.pop("noise") is False
+    assert ours.pop("noise_volume") is None
     assert ours == theirs
     import inspect
     for name in ("fit", "fit_predict", "predict", "predict_proba", "score", "score_samples",

@@ -21,6 +21,7 @@ from .impute import GaussianMixtureImputer
 from ._io import ModelFileError, load
 from ._map import map_adapt
 from ._prior import ConjugatePrior
+from ._noise import hypvol, nn_clutter
 from .anomaly import GaussianMixtureOutlierDetector
 from .conditional import ConditionalMixture, GaussianMixtureRegressor, condition, conditional_sample
 from .selection import GaussianMixtureSelector, SelectionResult, select
@@ -52,6 +53,8 @@ __all__ = [
     "conditional_sample",
     "map_adapt",
     "ConjugatePrior",
+    "hypvol",
+    "nn_clutter",
     "GMMUBMVerifier",
     "verification",
     "load",

@@ -134,7 +134,8 @@ def m_step(stats: SufficientStats, model: CovarianceModel, reg_covar: float,
     (:attr:`~gaussmix.covariance.CovarianceModel.warm_start_m_step`); others ignore it.
     ``prior`` (a resolved :mod:`gaussmix._prior` prior) makes it the MAP M-step.
     """
-    total = stats.nk.sum()
+    # a noise component's mass counts in the total, so the weights sum to 1 - pi_0
+    total = stats.nk.sum() + stats.noise
     weights = stats.nk / total if total > 0 else np.full(len(stats.nk), 1.0 / len(stats.nk))
     if prior is not None:
         means, cov = prior.m_step(stats, model, reg_covar, previous)

@@ -15,7 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _criteria, _io, covariance
+from . import _criteria, _io, _noise, covariance
 from ._data import ArraySource, ChunkSource, DaskSource, DataSource, auto_chunk_size, data_kind
 from ._engine import Fixed, e_pass, fit_em, params_from_precisions, weighted_log_prob
 from ._prior import ConjugatePrior, as_prior, check_model
@@ -109,6 +109,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         initialisation sees the rows with NaN replaced by their column's mean. Scoring and
         prediction of rows with NaN use the same marginals; :meth:`impute` fills them. In
         memory only; inf and rows with every entry missing stay errors.
+    noise : bool or array-like of bool of shape (n_samples,), default=False
+        Add a uniform noise component (mclust's noise, :mod:`gaussmix._noise`): density
+        ``1 / V`` everywhere, ``V`` = ``noise_volume``. ``True`` starts from the rows
+        :func:`gaussmix.nn_clutter` flags; a boolean mask gives the initial noise rows. The
+        Gaussians are initialised on the other rows. Fitted in memory and out of core (chunks,
+        memory maps); not with ``coreset_size``, Dask arrays, :meth:`partial_fit`,
+        ``missing="marginalize"`` or fixed weights. A mask is saved as ``True``.
+    noise_volume : float or None, default=None
+        ``V``; ``None``: mclust's ``hypvol`` of the training rows (:func:`gaussmix.hypvol`).
 
     Attributes
     ----------
@@ -131,6 +140,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined when ``X`` had string column names.
+    noise_weight_ : float
+        With ``noise``: the noise component's mixing weight; ``weights_`` then sum to
+        ``1 - noise_weight_`` (mclust's ``pro`` with the noise last). :meth:`predict` gives -1
+        for noise, :meth:`predict_proba` has a last "noise" column, :meth:`score_samples`
+        includes ``noise_weight_ / noise_volume_`` and BIC/AIC count one more parameter.
+    noise_volume_ : float
+        With ``noise``: the volume ``V`` of the noise component.
+    noise_bounds_ : ndarray of shape (2, n_features)
+        With ``noise``: the lower and upper corners of the training rows' bounding box, from
+        which :meth:`sample` draws noise rows.
 
     See Also
     --------
@@ -172,6 +191,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "params": [Letters("wmc")],
         "prior": [Kinds(None, label="None"), Options("conjugate"),
                   Kinds(ConjugatePrior, label="a ConjugatePrior")],
+        "noise": [Kinds(bool, np.bool_, label="a bool"), _ARRAY],
+        "noise_volume": [Kinds(None, label="None"), Interval(float, 0, closed="neither")],
         "missing": [Options("error", "marginalize")],
     }
 
@@ -185,6 +206,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                  verbose: int = 0, verbose_interval: int = 10, chunk_size: int | None = None,
                  prior: str | ConjugatePrior | None = None,
                  coreset_size: int | None = None, params: str = "wmc",
+                 noise: bool | npt.ArrayLike = False, noise_volume: float | None = None,
                  missing: str = "error") -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -204,6 +226,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.coreset_size = coreset_size
         self.params = params
         self.prior = prior
+        self.noise = noise
+        self.noise_volume = noise_volume
         self.missing = missing
 
     # ------------------------------------------------------------------ validation helpers
@@ -439,20 +463,30 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model = covariance.get(self.covariance_type)
         rng = check_random_state(self.random_state)
         if coreset_size is not None:
+            if not (isinstance(self.noise, (bool, np.bool_)) and not self.noise):
+                raise ValueError("noise is not supported with coreset_size: fit on all rows.")
             pts, wts = self._coreset(source, coreset_size, rng)
             logger.info("coreset fit on %d weighted rows", len(pts))
             return self._fit(pts, wts)
         if isinstance(source, ArraySource):
             check_enough_rows(int(np.count_nonzero(source.w)), k, source.n_samples)
+        noisy = self._noise_on(source)
         with self._passes(source, model, rng) as (pass_fn, init_source, info):
             check_enough_rows(info["n_positive"], k)
             inits = self._check_init_arrays(info["n_features"], model)
             fixed = self._fixed(info["n_features"], model)
             shift, dtype = info["shift"], info["dtype"]
+            w0 = 0.0
+            if noisy:
+                pass_fn, init_source, w0, vol = self._noise_setup(source, init_source, info,
+                                                                  model, k)
 
             def init_fn():
-                return initial_params(init_source, k, model, self.init_params, rng,
-                                      self.reg_covar, shift, dtype, **inits)
+                p = initial_params(init_source, k, model, self.init_params, rng,
+                                   self.reg_covar, shift, dtype, **inits)
+                if w0 > 0:  # the noise takes its share of the weights
+                    p.weights = p.weights * (1.0 - w0)
+                return p
 
             warm = None
             if self.warm_start and hasattr(self, "converged_"):
@@ -464,7 +498,61 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 prior=self._prior(model, fixed))
         self._store_result(result, model,
                            None if isinstance(source, ArraySource) else info["n_features"])
+        self._set_noise(*((_noise.noise_weight(self.weights_), vol.volume,
+                           np.stack([vol.lower, vol.upper])) if noisy else (None,) * 3))
         return source
+
+    def _noise_on(self, source) -> bool:
+        """Whether this fit has a noise component; a clear error where it cannot."""
+        if isinstance(self.noise, (bool, np.bool_)) and not self.noise:
+            return False
+        if source.kind == "dask":
+            raise ValueError("noise is not supported on Dask arrays; fit in memory or out of "
+                             "core (a memory map or chunks).")
+        if "w" not in self.params:
+            raise ValueError("noise needs the weights estimated: params must contain 'w'.")
+        if getattr(self, "missing", "error") != "error":
+            raise ValueError("noise is not supported with missing='marginalize'.")
+        return True
+
+    def _noise_setup(self, source, init_source, info, model, k):
+        """``(pass_fn, init_source, initial noise weight, Volume)`` of a fit with noise."""
+        vol = _noise.volume_of_chunks(source.chunks)
+        if self.noise_volume is not None:
+            vol.volume = float(self.noise_volume)
+        if not vol.volume > 0:
+            raise ValueError("the data's hypervolume is 0 (a constant column, or rows on a "
+                             "lower-dimensional set): give noise_volume.")
+        log_v = math.log(vol.volume)
+        shift, dtype = info["shift"], info["dtype"]
+        mask = _noise.check_mask(self.noise, info["n_samples"])
+        if mask is not None and not isinstance(source, ArraySource):
+            raise ValueError("a 'noise' mask needs X in memory; out of core give noise=True.")
+        if mask is None:
+            mask = _noise.nn_clutter(init_source.X)
+        clean, w0 = _noise.clean_source(init_source, mask, init_source.chunk_size)
+        check_enough_rows(int(np.count_nonzero(clean.w)), k)
+
+        def pass_fn(p):
+            return _noise.noise_pass(source, p, model, shift, dtype, log_v)
+        return pass_fn, clean, w0, vol
+
+    def _set_noise(self, weight, volume, bounds) -> None:
+        if weight is None:
+            for name in ("noise_weight_", "noise_volume_", "noise_bounds_"):
+                self.__dict__.pop(name, None)
+            return
+        self.noise_weight_ = float(weight)
+        self.noise_volume_ = float(volume)
+        self.noise_bounds_ = np.asarray(bounds, dtype=np.float64)
+
+    def _noise_log_volume(self):
+        """``log V`` of a fitted noise component, or None."""
+        v = self.__dict__.get("noise_volume_")
+        return None if v is None else math.log(v)
+
+    def _n_columns(self) -> int:
+        return self.n_components + (self._noise_log_volume() is not None)
 
     def _store_result(self, result: EMResult, model, n_features: int | None = None, *,
                       online_state=None) -> None:
@@ -535,6 +623,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _log_prob_chunks(self, source: DataSource):
         """``(X chunk, w chunk, weighted log-probabilities of the chunk)`` over ``source``."""
+        log_v = self._noise_log_volume()
         model = covariance.get(self.covariance_type)
         params = self._params()
         shift = params.weights @ params.means
@@ -554,6 +643,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             # expected for far rows, which the callers handle
             with np.errstate(over="ignore", invalid="ignore"):
                 lp = weighted_log_prob(model, Xc, params, shift)
+            if log_v is not None:  # the uniform noise column, last
+                lp = _noise.with_noise_column(lp, params.weights, log_v)
             yield Xc, wc, lp
 
     def _gather(self, source: DataSource, per_chunk, tail: tuple, dtype) -> np.ndarray:
@@ -609,7 +700,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         # the whitening product), so the components are compared in log space
         far = np.isneginf(log_norm)
         if far.any():
-            log_resp[far] = self._far_log_resp(Xc[far])
+            fr = self._far_log_resp(Xc[far])
+            log_resp[far] = np.pad(fr, ((0, 0), (0, log_resp.shape[1] - fr.shape[1])),
+                                   constant_values=-np.inf)  # a noise column of weight 0
         return log_resp
 
     def _labels(self, Xc, lp) -> np.ndarray:
@@ -619,11 +712,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         far = ~np.isfinite(lp[np.arange(len(lab)), lab])
         if far.any():
             lab[far] = self._far_log_resp(Xc[far]).argmax(axis=1)
+        lab[lab == self.n_components] = -1  # the noise column
         return lab
 
     def _log_resp(self, X) -> np.ndarray:
         source = self._inference_source(X)
-        return self._gather(source, self._chunk_log_resp, (self.n_components,), source.dtype)
+        return self._gather(source, self._chunk_log_resp, (self._n_columns(),), source.dtype)
 
     def score_samples(self, X: DataLike) -> np.ndarray:
         """Log-density of each row under the mixture.
@@ -696,7 +790,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Returns
         -------
-        resp : ndarray of shape (n_samples, n_components)
+        resp : ndarray of shape (n_samples, n_components) or (n_samples, n_components + 1)
+            With a noise component, its posterior is the last column.
             In the dtype of ``X``; a lazy dask array for a dask ``X``; for a re-iterable of
             chunks, the rows of all chunks concatenated in order.
         """
@@ -704,7 +799,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             return _dask_method(self, X, "predict_proba")
         source = self._inference_source(X)
         return self._gather(source, lambda Xc, lp: np.exp(self._chunk_log_resp(Xc, lp)),
-                            (self.n_components,), source.dtype)
+                            (self._n_columns(),), source.dtype)
 
     def impute(self, X: npt.ArrayLike, method: str = "mean",
                random_state: RandomStateLike = None) -> np.ndarray:
@@ -761,13 +856,19 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model = covariance.get(self.covariance_type)
         d = self.means_.shape[1]
         rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
+        noisy = self._noise_log_volume() is not None
+        pro = np.append(self.weights_, self.noise_weight_) if noisy else self.weights_
+        counts = rng.multinomial(n_samples, pro)
         parts, labels = [], []
         for j, (mean, c) in enumerate(zip(self.means_, counts)):
             cov = model.component_covariance(self.covariances_, j, d)
             chol = np.linalg.cholesky(cov)
             parts.append(mean + rng.standard_normal(size=(c, d)) @ chol.T)
             labels.append(np.full(c, j, dtype=int))
+        if noisy:  # the noise, uniform on the training rows' bounding box, label -1
+            lo, hi = self.noise_bounds_
+            parts.append(lo + (hi - lo) * rng.uniform(size=(counts[-1], d)))
+            labels.append(np.full(counts[-1], -1, dtype=int))
         return np.vstack(parts), np.concatenate(labels)
 
     # ------------------------------------------------------------------ model selection
@@ -775,7 +876,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """Number of free parameters of the fitted mixture (the ``p`` of BIC and AIC).
 
         ``k - 1`` weights, ``k * d`` means, and the covariance model's own count
-        (``covariance.get(covariance_type).n_parameters(k, d)``).
+        (``covariance.get(covariance_type).n_parameters(k, d)``); one more (the noise
+        weight) with a noise component, as mclust's ``nMclParams(..., noise = TRUE)``.
 
         Returns
         -------
@@ -784,7 +886,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         k, d = np.shape(self.means_)
         model = covariance.get(self.covariance_type)
-        return int(model.n_parameters(k, d) + k * d + k - 1)
+        return int(model.n_parameters(k, d) + k * d + k - 1
+                   + (self._noise_log_volume() is not None))
 
     def _n_parameters(self) -> int:
         # scikit-learn's private name, kept for code written against it
@@ -908,7 +1011,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                     precisions_cholesky: npt.ArrayLike | None = None,
                     feature_names_in: npt.ArrayLike | None = None, converged: bool = True,
                     n_iter: int = 0, lower_bound: float = -np.inf,
-                    lower_bounds: npt.ArrayLike = (), **params: object) -> GaussianMixture:
+                    lower_bounds: npt.ArrayLike = (), noise_component: tuple | None = None,
+                    **params: object) -> GaussianMixture:
         """A fitted mixture with the given parameters, validated (no EM is run).
 
         Parameters
@@ -932,6 +1036,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             no EM iteration produced (``n_iter_ == 0``, no lower bound: ``-inf``, as after a
             fit with ``max_iter=0``). With ``warm_start=True`` a later :meth:`fit` continues
             EM from these parameters.
+        noise_component : tuple or None, default=None
+            ``(noise_weight, noise_volume, noise_bounds)`` of a uniform noise component (see
+            the class's ``noise``): its weight (``weights`` then sum to ``1 - noise_weight``),
+            volume and bounding box of shape (2, n_features).
         **params
             Other constructor parameters (``reg_covar``, ``random_state``, ...).
             ``n_components`` is taken from ``weights``.
@@ -962,8 +1070,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         model = covariance.get(covariance_type)
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError("'weights' must be finite and non-negative.")
-        if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-            raise ValueError(f"'weights' must sum to 1; they sum to {w.sum():.9g}.")
+        if noise_component is not None and len(noise_component) != 3:
+            raise ValueError("'noise_component' must be (noise_weight, noise_volume, "
+                             "noise_bounds).")
+        w0 = 0.0 if noise_component is None else float(noise_component[0])
+        if not (math.isfinite(w0) and 0.0 <= w0 <= 1.0):
+            raise ValueError(f"the noise weight must be in [0, 1], got {w0!r}.")
+        if not np.isclose(w.sum() + w0, 1.0, rtol=0, atol=1e-6):
+            raise ValueError(f"'weights' must sum to 1{' - noise_weight' if w0 else ''}; "
+                             f"they sum to {w.sum():.9g}.")
         m = np.asarray(means, dtype=np.float64)
         if m.ndim != 2 or m.shape[0] != k or m.shape[1] < 1:
             raise ValueError(f"'means' must have shape ({k}, n_features) for {k} weights, "
@@ -988,6 +1103,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 raise ValueError("'precisions_cholesky' does not agree with 'covariances'.")
         est._set_fitted(Params(w, m, cov, prec_chol), model)
         est.n_features_in_ = d
+        if noise_component is not None:
+            vol = float(noise_component[1])
+            bounds = np.asarray(noise_component[2], dtype=np.float64)
+            if not (math.isfinite(vol) and vol > 0):
+                raise ValueError(f"the noise volume must be positive and finite, got {vol!r}.")
+            if bounds.shape != (2, d) or not np.all(np.isfinite(bounds)):
+                raise ValueError(f"the noise bounds must be finite, of shape (2, {d}).")
+            est._set_noise(w0, vol, bounds)
         if feature_names_in is not None:
             names = np.asarray(feature_names_in, dtype=object)
             if names.shape != (d,) or not all(isinstance(v, str) for v in names):
@@ -1120,6 +1243,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         from ._onnx import SKLEARN_COVARIANCE_TYPES
         check_is_fitted(self)
+        if self._noise_log_volume() is not None:
+            raise ValueError("this model has a noise component, which scikit-learn's "
+                             "GaussianMixture cannot represent.")
         if self.covariance_type not in SKLEARN_COVARIANCE_TYPES:
             raise ValueError(f"covariance_type={self.covariance_type!r} has no scikit-learn "
                              f"counterpart; scikit-learn knows {list(SKLEARN_COVARIANCE_TYPES)}.")
@@ -1128,6 +1254,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         params.pop("coreset_size")
         params.pop("params")
         params.pop("prior", None)
+        params.pop("noise")
+        params.pop("noise_volume")
         params.pop("missing", None)
         gm = SkGaussianMixture(**params)
         for attr in ("weights_", "means_", "covariances_", "precisions_", "precisions_cholesky_",
@@ -1195,6 +1323,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         self._check_params()
         self._check_fixed_inits()
+        if not (isinstance(self.noise, (bool, np.bool_)) and not self.noise):
+            raise ValueError("partial_fit does not support noise; use fit.")
         if getattr(self, "prior", None) is not None:
             raise ValueError("partial_fit does not support prior; use fit.")
         _online.check_batch(X, sample_weight)

@@ -106,6 +106,8 @@ def reseed(params: Params, stats: SufficientStats, model: CovarianceModel, reg_c
         weights[j] = 1.0 / k
         model.reset_component(cov, j, data_cov)
     weights /= weights.sum()
+    if stats.noise > 0:  # keep the noise component's weight (:mod:`gaussmix._noise`)
+        weights *= params.weights.sum()
     prec_chol, bad = model.precision_cholesky(cov)
     if bad:
         return None

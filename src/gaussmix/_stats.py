@@ -39,6 +39,8 @@ class SufficientStats:
         re-seeding a degenerate component.
     worst_score : ndarray of shape (m,)
         Their log-likelihoods.
+    noise : float
+        Responsibility mass of a uniform noise component (:mod:`gaussmix._noise`); 0 without.
     """
 
     nk: np.ndarray
@@ -49,6 +51,7 @@ class SufficientStats:
     n_samples: int = 0
     worst_X: np.ndarray = field(default=None)
     worst_score: np.ndarray = field(default=None)
+    noise: float = 0.0
 
     @classmethod
     def empty(cls, k: int, d: int, full_scatter: bool) -> "SufficientStats":
@@ -84,7 +87,7 @@ class SufficientStats:
             wx, ws = wx[keep], ws[keep]
         return SufficientStats(n, means, scatter, self.log_likelihood + other.log_likelihood,
                                self.weight + other.weight, self.n_samples + other.n_samples,
-                               wx, ws)
+                               wx, ws, self.noise + other.noise)
 
     def data_mean(self) -> np.ndarray:
         """Weighted mean (d,) of all rows, from the per-component statistics."""

@@ -521,7 +521,8 @@ def _lazy(estimator, X, method: str):
     if method == "score_samples":
         return X.map_blocks(_call, estimator, method, drop_axis=1, dtype=np.float64,
                             meta=np.empty((0,), dtype=np.float64))
-    k = estimator.n_components
+    # a noise component adds a last column (GaussianMixture(noise=True))
+    k = estimator.n_components + int(getattr(estimator, "noise_volume_", None) is not None)
     return X.map_blocks(_call, estimator, method, chunks=(X.chunks[0], (k,)), dtype=X.dtype,
                         meta=np.empty((0, k), dtype=X.dtype))
 
