@@ -98,11 +98,22 @@ def test_log_posterior_never_decreases(rng, ct):
     assert np.diff(lb).min() >= -1e-10 * max(1.0, np.abs(lb).max())
 
 
+@pytest.mark.parametrize("ct", SUPPORTED)
+def test_integer_weights_equal_repeated_rows(rng, ct):
+    # the prior counts in rows: the estimator's normalisation of the weights does not change it
+    X = _blobs(rng, n=10, d=2)
+    w = rng.integers(1, 4, size=len(X))
+    init = dict(means_init=X[[0, 10, 20]], weights_init=np.full(3, 1 / 3))
+    kw = dict(covariance_type=ct, prior="conjugate", reg_covar=0.0, tol=1e-10, max_iter=200)
+    a = GaussianMixture(3, **kw, **init).fit(X, sample_weight=w)
+    b = GaussianMixture(3, **kw, **init).fit(np.repeat(X, w, axis=0))
+    np.testing.assert_allclose(a.means_, b.means_, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-7, atol=1e-9)
+    assert np.isclose(a.bic(X, sample_weight=w), b.bic(np.repeat(X, w, axis=0)), rtol=1e-9)
+
+
 @pytest.mark.parametrize("ct", ["full", "diag", "EII", "VEV"])
 def test_zero_weight_rows_equal_dropped_rows(rng, ct):
-    # Weights are normalised by the estimator (largest in [0.5, 1)), so with a prior, whose
-    # pseudo-counts are in rows, integer weights are not repeated rows; rows with weight zero
-    # are still absent, and the fit does not depend on the weights' overall scale.
     X = _blobs(rng, n=10, d=2)
     w = rng.uniform(0.2, 1.0, size=len(X))
     w[[3, 14, 25]] = 0.0
@@ -111,8 +122,7 @@ def test_zero_weight_rows_equal_dropped_rows(rng, ct):
     a = GaussianMixture(3, **kw, **init).fit(X, sample_weight=w)
     keep = w > 0
     b = GaussianMixture(3, **kw, **init).fit(X[keep], sample_weight=w[keep])
-    c = GaussianMixture(3, **kw, **init).fit(X, sample_weight=8 * w)
-    for other in (b, c):
+    for other in (b,):
         np.testing.assert_allclose(a.means_, other.means_, rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(a.covariances_, other.covariances_, rtol=1e-7, atol=1e-9)
 
@@ -181,3 +191,13 @@ def test_bic_uses_the_log_likelihood_at_the_map(rng):
     assert np.isclose(gm.bic(X), -2 * ll + gm.n_parameters() * np.log(len(X)))
     # lower_bound_ is the log posterior per row, which differs from the log-likelihood
     assert not np.isclose(gm.lower_bound_, gm.score(X), rtol=1e-6)
+
+
+def test_unit_weights_equal_no_weights(rng):
+    X = _blobs(rng, n=15, d=2)
+    kw = dict(prior="conjugate", reg_covar=0.0, means_init=X[[0, 15, 30]], tol=1e-12,
+              max_iter=1000)
+    a = GaussianMixture(3, **kw).fit(X)
+    b = GaussianMixture(3, **kw).fit(X, sample_weight=np.ones(len(X)))
+    np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-8)
+    np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=1e-10)

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _criteria, _io, _noise, covariance
 from ._data import ArraySource, ChunkSource, DaskSource, DataSource, auto_chunk_size, data_kind
 from ._engine import Fixed, e_pass, fit_em, params_from_precisions, weighted_log_prob
-from ._prior import ConjugatePrior, as_prior, check_model
+from ._prior import ConjugatePrior, InUnits, as_prior, check_model
 from . import _missing
 from ._init import initial_params
 from ._params import EMResult, Params
@@ -289,15 +289,20 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             parts["covariances"], parts["prec_chol"] = p.covariances, p.prec_chol
         return Fixed(**parts)
 
-    def _prior(self, model, fixed) -> ConjugatePrior | None:
-        """The ``prior`` parameter for a fit of ``model``; an error where it does not apply."""
+    def _prior(self, model, fixed, unit: float) -> InUnits | None:
+        """The ``prior`` parameter for a fit of ``model``; an error where it does not apply.
+
+        ``unit``: the weight one row has in the fit (the weights are normalised by a power of
+        two), so that the prior counts in rows and integer weights are repeated rows.
+        """
         prior = as_prior(getattr(self, "prior", None))
-        if prior is not None:
-            check_model(model)
-            if fixed is not None:
-                raise ValueError(f"prior is not supported with fixed parameters "
-                                 f"(params={self.params!r}); use params='wmc' or prior=None.")
-        return prior
+        if prior is None:
+            return None
+        check_model(model)
+        if fixed is not None:
+            raise ValueError(f"prior is not supported with fixed parameters "
+                             f"(params={self.params!r}); use params='wmc' or prior=None.")
+        return InUnits(prior, unit)
 
     def _chunk_size(self, d: int, itemsize: int) -> int:
         return self.chunk_size or auto_chunk_size(d, self.n_components, itemsize)
@@ -460,6 +465,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._check_fixed_inits()
         k = self.n_components
         source = self._fit_source(X, sample_weight)
+        raw_w = sample_weight if sample_weight is not None else getattr(X, "w", None)
+        unit = 1.0  # the weight of one row after the normalisation of the weights
+        if (getattr(self, "prior", None) is not None and isinstance(source, ArraySource)
+                and raw_w is not None):
+            unit = float(source.w.max() / np.asarray(raw_w, dtype=np.float64).max())
         model = covariance.get(self.covariance_type)
         rng = check_random_state(self.random_state)
         if coreset_size is not None:
@@ -495,7 +505,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 pass_fn, init_fn, model, n_init=self.n_init, reg_covar=self.reg_covar,
                 tol=self.tol, max_iter=self.max_iter, warm=warm, verbose=self.verbose,
                 verbose_interval=self.verbose_interval, dtype=dtype, fixed=fixed,
-                prior=self._prior(model, fixed))
+                prior=self._prior(model, fixed, unit))
         self._store_result(result, model,
                            None if isinstance(source, ArraySource) else info["n_features"])
         self._set_noise(*((_noise.noise_weight(self.weights_), vol.volume,

@@ -67,7 +67,7 @@ import numpy.typing as npt
 from ._stats import SufficientStats, _TINY
 from .covariance import CovarianceModel
 
-__all__ = ["ConjugatePrior", "ResolvedPrior", "as_prior", "check_model"]
+__all__ = ["ConjugatePrior", "InUnits", "ResolvedPrior", "as_prior", "check_model"]
 
 #: Structures without a MAP M-step, and why (the error message and the docs).
 _WHY_NOT = ("the conjugate prior (Fraley & Raftery 2007) has no MAP M-step for this "
@@ -183,7 +183,8 @@ class ConjugatePrior:
     def __eq__(self, other) -> bool:
         return isinstance(other, ConjugatePrior) and self.get_params() == other.get_params()
 
-    def resolve(self, stats: SufficientStats, model: CovarianceModel) -> "ResolvedPrior":
+    def resolve(self, stats: SufficientStats, model: CovarianceModel,
+                unit: float = 1.0) -> "ResolvedPrior":
         """Hyperparameters for ``model`` with the data-dependent defaults taken from ``stats``.
 
         Parameters
@@ -193,6 +194,9 @@ class ConjugatePrior:
             and covariance are the data's.
         model : CovarianceModel
             The covariance structure fitted.
+        unit : float, default=1.0
+            The weight of one row in ``stats`` (the estimator scales sample weights by a power
+            of two): the prior counts in rows, so that integer weights are repeated rows.
 
         Returns
         -------
@@ -206,7 +210,7 @@ class ConjugatePrior:
         nu = float(d + 2 if self.dof is None else self.dof)
         fac = float(k) ** (-2.0 / d)
         if self.scale is None:
-            total = stats.weight
+            total = stats.weight / unit
             cov = stats.data_covariance() * (total / (total - 1.0) if total > 1 else 1.0)
             if kind == "matrix":
                 lam = fac * (cov if stats.n_samples > d and stats.scatter.ndim == 3
@@ -230,7 +234,7 @@ class ConjugatePrior:
         else:
             lam_mat, expo = float(lam) / d * np.eye(d), (nu + 2) / d
         return ResolvedPrior(float(self.shrinkage), mean, nu, lam_mat, expo,
-                             1.0 / k if shared else 1.0)
+                             1.0 / k if shared else 1.0, unit)
 
 
 def check_model(model) -> tuple[str, bool]:
@@ -239,6 +243,16 @@ def check_model(model) -> tuple[str, bool]:
     if form is None:
         raise ValueError(f"prior is not available for covariance_type={model.name!r}: {_WHY_NOT}.")
     return form
+
+
+class InUnits:
+    """A :class:`ConjugatePrior` to resolve with rows of weight ``unit`` (see ``resolve``)."""
+
+    def __init__(self, prior: ConjugatePrior, unit: float) -> None:
+        self.prior, self.unit = prior, unit
+
+    def resolve(self, stats: SufficientStats, model: CovarianceModel) -> "ResolvedPrior":
+        return self.prior.resolve(stats, model, self.unit)
 
 
 def as_prior(prior) -> ConjugatePrior | None:
@@ -255,11 +269,15 @@ class ResolvedPrior:
     """A prior with numbers for every hyperparameter, for one structure and ``k``.
 
     ``kappa``, ``mu0`` (d,), ``nu``; ``lam`` the (d, d) matrix ``Lambda`` of the kind's
-    ``-expo/2 log|Sigma| - 1/2 tr(Sigma^-1 Lambda)`` form; ``c`` its weight per component.
+    ``-expo/2 log|Sigma| - 1/2 tr(Sigma^-1 Lambda)`` form; ``c`` its weight per component;
+    ``unit`` the weight of one row. With rows of weight ``unit`` the log-likelihood is ``unit``
+    times that in rows, so the posterior maximised is ``log-likelihood + unit * log prior``:
+    every prior count (``kappa``, the exponents, ``Lambda``) is multiplied by ``unit``.
     """
 
-    def __init__(self, kappa, mu0, nu, lam, expo, c):
+    def __init__(self, kappa, mu0, nu, lam, expo, c, unit=1.0):
         self.kappa, self.mu0, self.nu, self.lam, self.expo, self.c = kappa, mu0, nu, lam, expo, c
+        self.unit = unit
 
     def resolve(self, stats, model) -> "ResolvedPrior":
         return self
@@ -267,19 +285,20 @@ class ResolvedPrior:
     def m_step(self, stats: SufficientStats, model, reg_covar: float, previous=None):
         """MAP means and covariances from ``stats`` (see the module docstring)."""
         nk, xbar = stats.nk, stats.means
-        kap = self.kappa
+        u = self.unit
+        kap = u * self.kappa
         denom = nk + kap
         safe = np.maximum(denom, _TINY)
         means = np.where((denom > 0)[:, None],
                          (nk[:, None] * xbar + kap * self.mu0) / safe[:, None], xbar)
         diff = xbar - self.mu0
         shrink = np.where(denom > 0, kap * nk / safe, 0.0)
-        a = nk + (1.0 if kap > 0 else 0.0) + self.c * self.expo
+        a = nk + (u if kap > 0 else 0.0) + u * self.c * self.expo
         if stats.scatter.ndim == 3:
             B = (stats.scatter + shrink[:, None, None] * diff[:, :, None] * diff[:, None, :]
-                 + self.c * self.lam)
+                 + u * self.c * self.lam)
         else:
-            B = stats.scatter + shrink[:, None] * diff * diff + self.c * np.diag(self.lam)
+            B = stats.scatter + shrink[:, None] * diff * diff + u * self.c * np.diag(self.lam)
         if model.warm_start_m_step:
             cov = model.from_stats(a, B, reg_covar, previous=previous)
         else:
@@ -287,7 +306,8 @@ class ResolvedPrior:
         return means, cov
 
     def log_prior(self, means: np.ndarray, covariances: np.ndarray, model) -> float:
-        """Log prior density of the parameters, without its normalising constant."""
+        """``unit`` times the log prior density of the parameters, without its normalising
+        constant (the term EM adds to the weighted log-likelihood)."""
         k, d = means.shape
         dense = model.dense(covariances, k, d)
         _, logdet = np.linalg.slogdet(dense)
@@ -300,4 +320,4 @@ class ResolvedPrior:
             if self.kappa > 0:
                 dm = means[j] - self.mu0
                 total += -0.5 * logdet[j] - 0.5 * self.kappa * dm @ prec @ dm
-        return float(total)
+        return float(self.unit * total)
