@@ -201,3 +201,19 @@ def test_unit_weights_equal_no_weights(rng):
     b = GaussianMixture(3, **kw).fit(X, sample_weight=np.ones(len(X)))
     np.testing.assert_allclose(a.covariances_, b.covariances_, rtol=1e-8)
     np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("prior", ["conjugate",
+                                   ConjugatePrior(0.2, [0.0, 1.0], 5.0, [[2.0, 0.1], [0.1, 1.0]]),
+                                   ConjugatePrior(scale=0.5)])
+def test_save_load_keeps_the_prior(rng, tmp_path, prior):
+    import gaussmix
+    X = _blobs(rng, n=20, d=2)
+    ct = "diag" if isinstance(prior, ConjugatePrior) and prior.mean is None else "full"
+    gm = GaussianMixture(2, covariance_type=ct, prior=prior, random_state=0).fit(X)
+    gm.save(tmp_path / "m.gmm")
+    back = gaussmix.load(tmp_path / "m.gmm")
+    assert back.prior == prior
+    np.testing.assert_array_equal(back.score_samples(X), gm.score_samples(X))
+    refit = back.fit(X)  # the loaded prior fits again, the same way
+    np.testing.assert_allclose(refit.means_, gm.means_, rtol=1e-12)

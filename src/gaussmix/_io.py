@@ -169,6 +169,9 @@ def save(est, path) -> None:
     if noise_v is not None:  # a uniform noise component (GaussianMixture(noise=...))
         meta["noise"] = {"weight": float(est.noise_weight_), "volume": float(noise_v)}
         arrays["noise_bounds"] = np.asarray(est.noise_bounds_, dtype=np.float64)
+    prior = params.get("prior")
+    if prior is not None and not isinstance(prior, str):  # a ConjugatePrior: its arguments
+        meta["prior"] = prior.get_params()
     if "noise" in params:  # an initial noise mask is saved as True
         nz = params["noise"]
         meta["params"]["noise"] = not (isinstance(nz, (bool, np.bool_)) and not nz)
@@ -290,6 +293,18 @@ class _List:
                 seen.add(x)
 
 
+class _FloatOrMatrix:
+    """A finite number, or a square list of lists of finite numbers."""
+
+    def check(self, v, field):
+        if isinstance(v, list):
+            _List(_List(_Float())).check(v, field)
+            if any(len(row) != len(v) for row in v):
+                raise _Invalid(field, "must be a square matrix")
+        else:
+            _Float().check(v, field)
+
+
 class _Nullable:
     def __init__(self, inner):
         self.inner = inner
@@ -358,6 +373,10 @@ SCHEMA = _Object({
     "feature_names": _Nullable(_List(_Str(), unique=True)),
     # a uniform noise component (absent from files without one)
     "noise": _Nullable(_Object({"weight": _Float(), "volume": _Float()})),
+    # a ConjugatePrior's arguments (absent when prior is None or "conjugate", a plain param)
+    "prior": _Nullable(_Object({"shrinkage": _Float(), "mean": _Nullable(_List(_Float())),
+                                "dof": _Nullable(_Float()),
+                                "scale": _Nullable(_FloatOrMatrix())})),
     "arrays": _Object(values=_Object({
         "shape": _List(_Int(0)),
         "dtype": _Str(lambda: ("float64",)),
@@ -495,6 +514,7 @@ def _read_meta(zf, path) -> dict:
         _fail(path, f"format_version {_show(version)} is not supported "
                     f"(this gaussmix reads version {FORMAT_VERSION}).")
     meta.setdefault("noise", None)
+    meta.setdefault("prior", None)
     try:
         SCHEMA.check(meta, "")
         _check_consistency(meta)
@@ -676,6 +696,12 @@ def load(path: str | os.PathLike) -> gaussmix.GaussianMixture:
     _validate(path, meta, arrays)
     _validate_init(path, init, meta)
     params = dict(meta["params"], **init, **array_params)
+    if meta["prior"] is not None:
+        from ._prior import ConjugatePrior
+        try:
+            params["prior"] = ConjugatePrior(**meta["prior"])
+        except ValueError as exc:
+            _fail(path, f"invalid prior ({exc}).")
     fit = meta["fit"]
     if meta["estimator"] == "BayesianGaussianMixture":
         _validate_bayes(path, bayes, meta)
