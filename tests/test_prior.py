@@ -217,3 +217,17 @@ def test_save_load_keeps_the_prior(rng, tmp_path, prior):
     np.testing.assert_array_equal(back.score_samples(X), gm.score_samples(X))
     refit = back.fit(X)  # the loaded prior fits again, the same way
     np.testing.assert_allclose(refit.means_, gm.means_, rtol=1e-12)
+
+
+def test_select_passes_the_prior(rng):
+    from gaussmix import select
+    X = _blobs(rng, n=8, d=4)  # 24 rows, 4 features: K=3 full without reg_covar needs a prior
+    res = select(X, n_components=[1, 2, 3], covariance_types=["full", "diag"], reg_covar=0.0,
+                 prior="conjugate", random_state=0, validation_fraction=None)
+    assert len(res.table) == 6 and all(row["error"] is None for row in res.table)
+    best = res.best_estimator_
+    assert best.prior == "conjugate"
+    direct = GaussianMixture(**best.get_params()).fit(X)
+    np.testing.assert_allclose(direct.bic(X), best.bic(X), rtol=1e-10)
+    with pytest.raises(ValueError, match="prior is not available for covariance_type='VEE'"):
+        select(X, n_components=[2], covariance_types=["VEE"], prior="conjugate")

@@ -52,6 +52,7 @@ from ._progress import progress_bar
 from ._typing import InitParams, RandomStateLike
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
+from ._prior import ConjugatePrior, as_prior, check_model
 from ._kmeans import kmeans
 from ._validation import check_estimator_params, check_finite, check_sample_weight
 
@@ -448,7 +449,7 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
            n_jobs: int | None = None, random_state: RandomStateLike = None,
            validation_fraction: float = 0.2, init_params: InitParams = "kmeans",
            tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
-           verbose: int = 0) -> SelectionResult:
+           prior: str | ConjugatePrior | None = None, verbose: int = 0) -> SelectionResult:
     """Fit Gaussian mixtures over a grid of sizes and covariance types; rank them.
 
     Parameters
@@ -478,6 +479,11 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
         also fitted on the other rows). ``None`` skips it (required for ``"heldout"``).
     init_params, tol, reg_covar, max_iter
         As in :class:`~gaussmix.GaussianMixture`.
+    prior : None, "conjugate" or ConjugatePrior, default=None
+        MAP EM with a conjugate prior in every cell (``GaussianMixture(prior=...)``); the
+        data-dependent defaults are resolved per cell (the scale depends on K, as in mclust).
+        BIC and AIC use the log-likelihood at the MAP estimate. Every covariance type of the
+        grid must admit the prior.
     verbose : int or bool, default=0
         Progress bar over the grid on standard error (serial runs).
 
@@ -525,6 +531,11 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
                              "'random_state' or 'validation_fraction'.")
     gm_kwargs = dict(n_init=n_init, init_params=init_params, tol=tol, reg_covar=reg_covar,
                      max_iter=max_iter)
+    if prior is not None:  # refused up front rather than cell by cell
+        as_prior(prior)
+        for ct in cov_types:
+            check_model(covariance.get(ct))
+        gm_kwargs["prior"] = prior
     check_estimator_params(GaussianMixture(**gm_kwargs))  # fail fast on bad EM options
 
     trees = (None, None)
