@@ -135,7 +135,7 @@ def _check_grid(n_components, covariance_types):
 def select_bayesian(X: npt.ArrayLike, n_components: int | Iterable[int] = (1, 2, 4, 8, 16),
                     covariance_types: str | Iterable[str] = _BAYES_COV_TYPES, *,
                     sample_weight: npt.ArrayLike | None = None, random_state: Any = None,
-                    verbose: int = 0, **params) -> BayesianSelectionResult:
+                    verbose: int = 0, **params: object) -> BayesianSelectionResult:
     """Fit variational Bayesian mixtures over truncation levels and covariance types; rank
     them by the ELBO and report each one's effective number of components.
 

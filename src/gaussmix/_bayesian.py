@@ -48,6 +48,7 @@ import copy
 import logging
 import math
 import numbers
+import os
 import warnings
 from typing import TYPE_CHECKING
 
@@ -886,7 +887,7 @@ degrees_of_freedom_prior_, covariance_prior_
         return hasattr(self, "weights_")
 
     # ------------------------------------------------------------------ files
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to ``path`` in the portable gaussmix format.
 
         The file holds the variational posterior, the priors used and the fit's record, so
@@ -905,7 +906,7 @@ degrees_of_freedom_prior_, covariance_prior_
                        precisions_cholesky: npt.ArrayLike, *,
                        feature_names_in: npt.ArrayLike | None = None, converged: bool = True,
                        n_iter: int = 0, lower_bound: float = -np.inf,
-                       lower_bounds: list | None = None, **params) -> "BayesianGaussianMixture":
+                       lower_bounds: list | None = None, **params: object) -> "BayesianGaussianMixture":
         """A fitted mixture from its variational posterior and priors.
 
         Parameters
