@@ -156,7 +156,9 @@ def _fit_shared(X, w, k, cov_types, seed, gm_kwargs, tree=None):
         return {ct: (None, msg, 0.0) for ct in cov_types}
     labels_per_init = None
     t_init = 0.0
-    if tree is not None:
+    if gm_kwargs.get("noise", False) is not False:
+        pass  # a noise component: each fit starts from the noise guess (GaussianMixture(noise))
+    elif tree is not None:
         # the tree is deterministic: every restart would repeat the same start
         labels_per_init = [tree]
     elif init_params == "kmeans":
@@ -214,11 +216,12 @@ def _fit_from_labels(X, w, k, ct, labels_per_init, params, reg_covar):
     return best
 
 
-def _grid_column(X, w, Xtr, wtr, Xva, wva, k, cov_types, seed, gm_kwargs, trees=(None, None)):
+def _grid_column(X, w, Xtr, wtr, Xva, wva, k, cov_types, seed, gm_kwargs, trees=(None, None),
+                 held_kwargs=None):
     rows = []
     fitted = {}
     full = _fit_shared(X, w, k, cov_types, seed, gm_kwargs, trees[0])
-    held = (_fit_shared(Xtr, wtr, k, cov_types, seed, gm_kwargs, trees[1])
+    held = (_fit_shared(Xtr, wtr, k, cov_types, seed, held_kwargs or gm_kwargs, trees[1])
             if Xtr is not None else {})
     for ct in cov_types:
         gm, err, secs = full[ct]
@@ -449,7 +452,7 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
            n_jobs: int | None = None, random_state: RandomStateLike = None,
            validation_fraction: float = 0.2, init_params: InitParams = "kmeans",
            tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
-           prior: str | ConjugatePrior | None = None, verbose: int = 0) -> SelectionResult:
+           prior: str | ConjugatePrior | None = None, verbose: int = 0, noise: bool | npt.ArrayLike = False) -> SelectionResult:
     """Fit Gaussian mixtures over a grid of sizes and covariance types; rank them.
 
     Parameters
@@ -486,6 +489,11 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
         grid must admit the prior.
     verbose : int or bool, default=0
         Progress bar over the grid on standard error (serial runs).
+    noise : bool or array-like of bool of shape (n_samples,), default=False
+        Fit every cell with a uniform noise component (``GaussianMixture(noise=...)``). As in
+        mclust, one noise guess serves the whole grid: ``True`` computes it once with
+        :func:`gaussmix.nn_clutter` (on the rows, whatever their weights); a mask gives it.
+        Every fit then starts from k-means on the other rows (``init_params="kmeans"``).
 
     Returns
     -------
@@ -536,14 +544,26 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
         for ct in cov_types:
             check_model(covariance.get(ct))
         gm_kwargs["prior"] = prior
-    check_estimator_params(GaussianMixture(**gm_kwargs))  # fail fast on bad EM options
+    check_estimator_params(GaussianMixture(**gm_kwargs, noise=noise))  # fail fast
+    held_kwargs = None
+    if not (isinstance(noise, (bool, np.bool_)) and not noise):
+        from ._noise import check_mask, nn_clutter
+        if init_params != "kmeans":
+            raise ValueError("select with noise starts every fit from k-means on the non-noise "
+                             f"rows: init_params must be 'kmeans', got {init_params!r}.")
+        mask = check_mask(noise, n)
+        mask = nn_clutter(X) if mask is None else mask
+        gm_kwargs["noise"] = mask
+        if Xtr is not None:
+            held_kwargs = dict(gm_kwargs, noise=mask[tr])
 
     trees = (None, None)
     if init_params in HC_INITS:  # one tree for every K (and one for the training split)
         crit, use = HC_INITS[init_params]
         trees = (hc_tree(X, w, criterion=crit, use=use),
                  None if Xtr is None else hc_tree(Xtr, wtr, criterion=crit, use=use))
-    args = [(X, w, Xtr, wtr, Xva, wva, k, cov_types, seeds[k], gm_kwargs, trees) for k in ks]
+    args = [(X, w, Xtr, wtr, Xva, wva, k, cov_types, seeds[k], gm_kwargs, trees, held_kwargs)
+            for k in ks]
     if n_jobs in (None, 1) or len(ks) == 1:
         columns = []
         with progress_bar(len(ks) * len(cov_types), "select", verbose, unit="fit") as bar:
