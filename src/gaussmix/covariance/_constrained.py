@@ -19,8 +19,9 @@ majorisation-minimisation step of Browne & McNicholas (2014). Every inner step d
 ``F``, and the iteration starts from the previous EM iteration's covariances when they are
 given (``previous``), so the M-step never decreases the expected complete-data
 log-likelihood and EM stays monotone; it stops when ``F`` changes by less than
-:data:`INNER_TOL` (:data:`MM_TOL` for the orientation) relative to ``1 + |F|``, or after
-:data:`INNER_MAX_ITER` (:data:`MM_MAX_ITER`) steps.
+:data:`INNER_TOL` relative to ``1 + |F|``, or after :data:`INNER_MAX_ITER` steps (the
+orientation: once a step moves ``D`` by at most :data:`MM_STEP_TOL`, or after
+:data:`MM_MAX_ITER` steps).
 
 Numerical guards (they only act on degenerate data): components with no mass (``n_k <= 1e-10
 n``) take no part in the shared parameters and get the pooled covariance (the engine re-seeds
@@ -46,11 +47,11 @@ import numpy as np
 
 #: Relative change of the M-step objective at which the inner iterations stop.
 INNER_TOL = 1e-10
-#: The same for the orientation's majorisation-minimisation, which converges linearly and
-#: slowly: a tighter stop keeps the result within rounding of the optimum.
-MM_TOL = 1e-14
 #: Most majorisation-minimisation steps per M-step.
 MM_MAX_ITER = 5000
+#: The orientation's iteration stops once a plain MM step moves no entry of D by more than
+#: this (or after MM_MAX_ITER steps).
+MM_STEP_TOL = 1e-8
 #: Most inner iterations per M-step.
 INNER_MAX_ITER = 1000
 #: Smallest variance per direction, relative to the pooled mean variance (degenerate data only).
@@ -322,19 +323,25 @@ def _common_orientation(previous, nk, fallback):
     return np.linalg.eigh(fallback)[1]
 
 
-def _mm_orientation(Wa, omega, D, B):
+def _mm_orientation(WD, omega, D, B):
     """One majorisation-minimisation step for ``min_D sum_k tr(W_k D B_k D^T)``, D orthogonal.
 
-    ``B_k`` (diagonal, as vectors (k, d)) are the inverse eigenvalues. With ``M_k = omega_k I
-    - W_k`` (positive semi-definite for ``omega_k >= max eig W_k``) the objective is a constant
-    minus the convex ``sum_k tr(M_k D B_k D^T)``, which lies above its tangent at the current
-    ``D``; minimising that majoriser over orthogonal matrices is an orthogonal Procrustes
-    problem: ``D = U V^T`` for ``G = sum_k M_k D B_k = U S V^T`` (Browne & McNicholas 2014).
+    ``B_k`` (diagonal, as vectors (k, d)) are the inverse eigenvalues, ``WD`` the products
+    ``W_k D`` (k, d, d). With ``M_k = omega_k I - W_k`` (positive semi-definite for ``omega_k >=
+    max eig W_k``) the objective is a constant minus the convex ``sum_k tr(M_k D B_k D^T)``,
+    which lies above its tangent at the current ``D``; minimising that majoriser over orthogonal
+    matrices is an orthogonal Procrustes problem: ``D = U V^T`` for ``G = sum_k M_k D B_k = U S
+    V^T`` (Browne & McNicholas 2014).
     """
-    G = np.einsum("k,ij,kj->ij", omega, D, B) - np.einsum("kil,lj,kj->ij", Wa, D, B)
+    G = D * (omega @ B)[None, :] - (WD * B[:, None, :]).sum(axis=0)
     if not np.all(np.isfinite(G)):
         return G
-    U, _, Vt = np.linalg.svd(G)
+    return _polar(G)
+
+
+def _polar(M):
+    """The orthogonal factor ``U V^T`` of ``M = U S V^T``."""
+    U, _, Vt = np.linalg.svd(M)
     return U @ Vt
 
 
@@ -343,7 +350,9 @@ def _orientation_fit(nk, W, reg_covar, previous, volume_equal: bool):
 
     For fixed ``D``, with ``E_k = diag(D^T W_k D)``: VVE takes ``Delta_k = E_k / n_k``; EVE
     takes ``A_k = E_k / geomean(E_k)`` and ``lambda = sum_k geomean(E_k) / n``. ``D`` is then
-    improved by :func:`_mm_orientation`, and the two steps alternate.
+    improved by :func:`_mm_orientation`, and the two steps alternate. Each step is extrapolated
+    (``polar(D + a (D_mm - D))`` for ``a = 2, 4, ...`` while the objective keeps falling), which
+    takes 3-5 times fewer steps than the plain iteration and ends lower.
     """
     p = _Prep(nk, W, reg_covar)
     cov = np.empty((p.k, p.d, p.d))
@@ -356,26 +365,46 @@ def _orientation_fit(nk, W, reg_covar, previous, volume_equal: bool):
         prev = None if previous is None else np.asarray(previous)
         D = _common_orientation(prev, p.nk, p.pooled)
 
-        def diagonals(D):
-            E = np.maximum(np.einsum("ji,kjl,li->ki", D, Wa, D), p.floor * n_a[:, None])
+        def diagonals(E):
+            E = np.maximum(E, p.floor * n_a[:, None])
             if volume_equal:
                 g = _geomean(E)
                 return (g.sum() / p.n) * E / g[:, None]
             return E / n_a[:, None]
 
-        F_old = np.inf
-        ev = diagonals(D)
+        def state(D):
+            """``W_k D``, the best diagonals for ``D`` and the objective there."""
+            WD = Wa @ D
+            E = (WD * D).sum(axis=1)  # diag(D^T W_k D)
+            ev = diagonals(E)
+            return WD, ev, (n_a * np.log(ev).sum(axis=1)).sum() + (E / ev).sum()
+
+        WD, ev, F = state(D)
         for _ in range(MM_MAX_ITER):
-            D_new = _mm_orientation(Wa, omega, D, 1.0 / ev)
-            if not np.all(np.isfinite(D_new)):
+            D1 = _mm_orientation(WD, omega, D, 1.0 / ev)
+            if not np.all(np.isfinite(D1)):
                 break
-            D = D_new
-            ev = diagonals(D)
-            E = np.einsum("ji,kjl,li->ki", D, Wa, D)
-            F = (n_a * np.log(ev).sum(axis=1)).sum() + (E / ev).sum()
-            if F_old - F <= MM_TOL * (1.0 + abs(F)):
+            step = np.abs(D1 - D).max()
+            WD1, ev1, F1 = state(D1)
+            # extrapolate along the step while that lowers the objective further (the MM
+            # step converges linearly and slowly; every accepted point is lower, so the
+            # iteration stays monotone)
+            a = 2.0
+            while a <= 2.0 ** 20:
+                Dt = _polar(D + a * (D1 - D))
+                WDt, evt, Ft = state(Dt)
+                if not Ft < F1 - 1e-13 * abs(F1):  # a margin above rounding: the same
+                    break                                # decisions for rescaled weights
+                D1, WD1, ev1, F1 = Dt, WDt, evt, Ft
+                a *= 2.0
+            # the plain MM step never raises the objective (in exact arithmetic), so it is
+            # taken even where rounding hides its gain, and the iteration stops once it moves
+            # no entry of D by more than MM_STEP_TOL: near the optimum the objective is flat,
+            # and a stop on its change would leave D accurate to only sqrt(eps) and make the
+            # path depend on rounding (rescaled weights would end elsewhere)
+            D, WD, ev, F = D1, WD1, ev1, F1
+            if step <= MM_STEP_TOL:
                 break
-            F_old = F
         cov[p.active] = np.einsum("ij,kj,lj->kil", D, ev, D)
     return _finish_full(cov, p, reg_covar)
 
