@@ -63,7 +63,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _io, covariance
 from ._data import ArraySource, ChunkSource, auto_chunk_size, data_kind
 from . import _fast
-from ._engine import e_pass, e_pass_reference
+from ._engine import Fixed, e_pass, e_pass_reference
 from ._kernels import logsumexp_rows
 from ._kmeans import kmeans, kmeans_plusplus
 from ._log import say
@@ -72,8 +72,8 @@ from ._passfit import coreset_source
 from ._sampling import distinct_rows, row_uniforms
 from ._stats import SufficientStats
 from ._typing import INIT_PARAMS
-from ._validation import (ArrayLike, Interval, Kinds, Options, check_finite, check_params,
-                          check_sample_weight)
+from ._validation import (ArrayLike, Interval, Kinds, Letters, Options, check_finite,
+                          check_params, check_sample_weight)
 from ._init import _stats_from_points, stats_from_labels, stats_from_resp
 
 if TYPE_CHECKING:
@@ -268,6 +268,34 @@ default="dirichlet_process"
         weight of all batches seen so far (a data set that grows as it streams).
     weight_threshold : float, default=0.01
         Expected weight above which a component counts in ``effective_n_components_``.
+    weights_init, means_init, precisions_init : array-like or None, default=None
+        Values of the parts that ``params`` keeps known (shapes as in
+        :class:`~gaussmix.GaussianMixture`). Given for a part that ``params`` estimates, they
+        raise a ValueError (a variational fit has no use for a starting value).
+    params : str, default="wmc"
+        Which parts the variational updates estimate (hmmlearn's convention): "w" the weights,
+        "m" the means, "c" the covariances. A part left out is *known*: its posterior is a
+        point mass at its ``*_init`` value, which must then be given, and it stays there
+        exactly, in :meth:`fit` and :meth:`partial_fit`.
+
+        - known weights: ``weights_ == weights_init`` and ``E[log pi_k] = log weights_init_k``
+          in the E-step; ``weight_concentration_`` is the posterior the weights would have
+          with the responsibilities (reported, not used);
+        - known means: ``means_ == means_init``, ``mean_precision_`` is ``inf`` (no
+          ``d / (2 beta)`` term), the prior on the means (``mean_prior``,
+          ``mean_precision_prior``) drops out, and the Wishart posterior of the precisions is
+          centred on the known means: ``W^-1 = W_0^-1 + sum_n r (x - mu)(x - mu)^T``. The
+          fit starts from the known means (one unit of weight at each), not from
+          ``init_params``, whose labelling would pair them with clusters arbitrarily;
+        - known covariances: ``precisions_`` is ``precisions_init``, ``degrees_of_freedom_``
+          is ``inf`` (``E[log |Lambda|] = log |Lambda|``, no ``reg_covar``); the means keep
+          their Gaussian posterior ``N(m, (beta Lambda)^-1)`` with prior
+          ``N(mean_prior, (mean_precision_prior Lambda)^-1)``.
+
+        ``lower_bound_`` is then the ELBO of that model: the posterior normalisers of the
+        known parts drop out and their expected log-likelihood terms stay (constants dropped
+        as in scikit-learn), so it still never decreases over the iterations of :meth:`fit`.
+        :meth:`to_sklearn` needs ``params="wmc"``.
 
     Attributes
     ----------
@@ -333,6 +361,10 @@ degrees_of_freedom_prior_, covariance_prior_
         "learning_decay": [Interval(float, 0.5, 1, closed="right")],
         "total_samples": _POS_OR_NONE,
         "weight_threshold": [Interval(float, 0, 1)],
+        "weights_init": [ArrayLike()],
+        "means_init": [ArrayLike()],
+        "precisions_init": [ArrayLike()],
+        "params": [Letters("wmc")],
     }
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
@@ -348,7 +380,9 @@ degrees_of_freedom_prior_, covariance_prior_
                  warm_start: bool = False, verbose: int = 0, verbose_interval: int = 10,
                  chunk_size: int | None = None, learning_offset: float = 10.0,
                  learning_decay: float = 0.7, total_samples: float | None = None,
-                 weight_threshold: float = 0.01):
+                 weight_threshold: float = 0.01, weights_init: npt.ArrayLike | None = None,
+                 means_init: npt.ArrayLike | None = None,
+                 precisions_init: npt.ArrayLike | None = None, params: str = "wmc"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -371,6 +405,10 @@ degrees_of_freedom_prior_, covariance_prior_
         self.learning_decay = learning_decay
         self.total_samples = total_samples
         self.weight_threshold = weight_threshold
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.params = params
 
     # ------------------------------------------------------------------ data
     def _source(self, X, sample_weight, *, reset: bool):
@@ -491,8 +529,64 @@ degrees_of_freedom_prior_, covariance_prior_
                 "mean": self.mean_prior_, "cov": np.asarray(self.covariance_prior_)}
 
     # ------------------------------------------------------------------ M-step
+    _FIXABLE = (("w", "weights", "weights_init"), ("m", "means", "means_init"),
+                ("c", "covariances", "precisions_init"))
+
+    def _check_fixed_inits(self) -> None:
+        """Fail before reading data when a fixed part has no ``*_init``, or an ``*_init``
+        is given for a part ``params`` estimates."""
+        params = self.params
+        for letter, what, name in self._FIXABLE:
+            given = getattr(self, name) is not None
+            if letter not in params and not given:
+                raise ValueError(f"params={params!r} keeps the {what} fixed, so {name!r} "
+                                 "must be given (it is None).")
+            if letter in params and given:
+                raise ValueError(f"{name!r} is used only when the {what} are fixed, but "
+                                 f"params={params!r} estimates them: leave {letter!r} out of "
+                                 f"params or set {name}=None.")
+
+    def _known(self, d: int) -> dict:
+        """The parts ``params`` keeps fixed, from the ``*_init`` arrays (checked): ``"w"``
+        weights, ``"m"`` means, ``"c"`` (covariances, precision Cholesky factors, precisions).
+
+        An ``*_init`` given for a part that ``params`` estimates is an error: the variational
+        fit has no use for it, and a parameter must never be silently ignored.
+        """
+        self._check_fixed_inits()
+        params = self.params
+        k = self.n_components
+        out = {}
+        if "w" not in params:
+            w = np.asarray(self.weights_init, dtype=np.float64)
+            if w.shape != (k,):
+                raise ValueError(f"'weights_init' must have shape ({k},), got {w.shape}.")
+            if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w > 1):
+                raise ValueError("'weights_init' must be finite and in the range [0, 1].")
+            if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+                raise ValueError(f"'weights_init' must sum to 1; it sums to {w.sum():.6f}.")
+            out["w"] = w.copy()
+        if "m" not in params:
+            m = np.asarray(self.means_init, dtype=np.float64)
+            if m.shape != (k, d):
+                raise ValueError(f"'means_init' must have shape ({k}, {d}), got {m.shape}.")
+            if not np.all(np.isfinite(m)):
+                raise ValueError("'means_init' contains NaN or inf values.")
+            out["m"] = m.copy()
+        if "c" not in params:
+            model = covariance.get(self.covariance_type)
+            prec = np.array(model.validate(self.precisions_init, k, d, "precisions_init"),
+                            dtype=np.float64)
+            pc = model.precision_cholesky_from_precisions(prec)
+            out["c"] = (model.covariances_from_precision_cholesky(pc), pc, prec)
+        return out
+
     def _m_step(self, stats: SufficientStats) -> dict:
         """The conjugate update: posterior parameters from (weighted) statistics."""
+        d = stats.means.shape[1]
+        known = self._known(d)
+        if "m" in known:  # the scatter about the known means (the prior on them drops out)
+            stats = Fixed(means=known["m"]).stats(stats)
         nk, xk, S = _data_sums(stats)
         wc0 = self.weight_concentration_prior_
         if self.weight_concentration_prior_type == "dirichlet_process":
@@ -500,10 +594,21 @@ degrees_of_freedom_prior_, covariance_prior_
         else:
             wc = wc0 + nk
         p = self._prior()
-        beta = p["beta"] + nk
-        means = (p["beta"] * p["mean"] + nk[:, None] * xk) / beta[:, None]
-        dof, cov = _VB[self.covariance_type][0](nk, xk, S, self.reg_covar, beta, p)
+        if "m" in known:
+            p["beta"] = 0.0
+            beta = np.full(len(nk), np.inf)
+            means = known["m"].copy()
+        else:
+            beta = p["beta"] + nk
+            means = (p["beta"] * p["mean"] + nk[:, None] * xk) / beta[:, None]
         model = covariance.get(self.covariance_type)
+        if "c" in known:
+            cov, prec_chol = known["c"][0].copy(), known["c"][1].copy()
+            dof = np.inf if getattr(model, "shared", False) else np.full(len(nk), np.inf)
+            return {"weight_concentration_": wc, "mean_precision_": beta, "means_": means,
+                    "degrees_of_freedom_": dof, "covariances_": cov,
+                    "precisions_cholesky_": prec_chol}
+        dof, cov = _VB[self.covariance_type][0](nk, xk, S, self.reg_covar, beta, p)
         prec_chol, bad = model.precision_cholesky(cov)
         if bad:
             raise ValueError(
@@ -517,6 +622,9 @@ degrees_of_freedom_prior_, covariance_prior_
 
     # ------------------------------------------------------------------ E-step pieces
     def _log_weights(self, st) -> np.ndarray:
+        if "w" not in self.params:
+            with np.errstate(divide="ignore"):
+                return np.log(np.asarray(self.weights_init, dtype=np.float64))
         wc = st["weight_concentration_"]
         if self.weight_concentration_prior_type == "dirichlet_process":
             ds = digamma(wc[0] + wc[1])
@@ -527,6 +635,9 @@ degrees_of_freedom_prior_, covariance_prior_
     def _constants(self, st, d: int) -> np.ndarray:
         """``c_k`` of the module docstring: log rho = log N(x | m, (nu W)^-1) + c."""
         dof = st["degrees_of_freedom_"]
+        if "c" not in self.params:  # known precisions: E[log|Lambda|] = log|Lambda|
+            c = self._log_weights(st) - 0.5 * d / st["mean_precision_"]
+            return np.broadcast_to(c, (self.n_components,)).astype(np.float64)
         log_lambda = d * np.log(2.0) + np.sum(digamma(0.5 * (dof - np.arange(d)[:, None])), 0)
         c = (self._log_weights(st) - 0.5 * d * np.log(dof)
              + 0.5 * (log_lambda - d / st["mean_precision_"]))
@@ -550,24 +661,70 @@ degrees_of_freedom_prior_, covariance_prior_
         diff = np.sqrt(stats.nk)[:, None] * (stats.means - st["means_"])
         quad = _VB[self.covariance_type][1](P, stats.scatter, diff)
         nk = stats.nk
-        e = float(np.sum(nk * (c + logdet - 0.5 * d * _LOG_2PI)) - 0.5 * np.sum(quad))
+        with np.errstate(invalid="ignore"):  # a known weight of 0: c = -inf and nk = 0
+            rows = np.where(nk > 0, nk * (c + logdet - 0.5 * d * _LOG_2PI), 0.0)
+        e = float(np.sum(rows) - 0.5 * np.sum(quad))
         return e - stats.log_likelihood
 
-    def _lower_bound(self, entropy_term: float, st, d: int) -> float:
+    def _lower_bound(self, entropy_term: float, st, d: int, stats: SufficientStats,
+                     scale: float = 1.0) -> float:
+        """The ELBO after the M-step that produced ``st`` from the E-step's ``stats``.
+
+        ``entropy_term`` is ``sum w r log r`` (already scaled by ``scale``, the factor that
+        turns a batch's statistics into the data set's). An estimated part contributes the
+        log-normaliser of its posterior (scikit-learn's bound: the other terms cancel at the
+        M-step's optimum); a known part contributes its expected log-likelihood terms instead:
+
+        - known weights: ``sum_k N_k log pi_k`` (no Dirichlet);
+        - known precisions: ``sum_k N_k/2 log|Lambda_k| - 1/2 sum_n w r (x - m_k)^T Lambda_k
+          (x - m_k)`` and, with estimated means, ``- N_k d/(2 beta_k)`` minus the
+          Kullback-Leibler divergence of ``N(m_k, (beta_k Lambda_k)^-1)`` from the prior
+          ``N(m_0, (beta_0 Lambda_k)^-1)`` (no Wishart);
+        - known means: no ``d/2 log beta`` term (the Wishart's normaliser stays).
+
+        Constants (``d/2 log 2 pi`` per unit weight, the priors' normalisers) are dropped.
+        """
         model = covariance.get(self.covariance_type)
-        dof = st["degrees_of_freedom_"]
-        ldpc = (model.log_det_cholesky(st["precisions_cholesky_"], d) - 0.5 * d * np.log(dof))
-        if self.covariance_type == "tied":
-            log_wishart = self.n_components * float(np.sum(_log_wishart_norm(dof, ldpc, d)))
-        else:
-            log_wishart = np.sum(_log_wishart_norm(dof, ldpc, d))
-        wc = st["weight_concentration_"]
-        if self.weight_concentration_prior_type == "dirichlet_process":
-            log_norm_weight = -np.sum(betaln(wc[0], wc[1]))
-        else:
-            log_norm_weight = gammaln(np.sum(wc)) - np.sum(gammaln(wc))
-        return float(-entropy_term - log_wishart - log_norm_weight
-                     - 0.5 * d * np.sum(np.log(st["mean_precision_"])))
+        k = self.n_components
+        nk = stats.nk
+        if "w" in self.params:
+            wc = st["weight_concentration_"]
+            if self.weight_concentration_prior_type == "dirichlet_process":
+                log_norm_weight = -np.sum(betaln(wc[0], wc[1]))
+            else:
+                log_norm_weight = gammaln(np.sum(wc)) - np.sum(gammaln(wc))
+        else:  # minus the expected log-prior of the assignments, sum_k N_k log pi_k
+            with np.errstate(invalid="ignore"):
+                log_norm_weight = -scale * float(
+                    np.sum(np.where(nk > 0, nk * self._log_weights(st), 0.0)))
+        if "c" in self.params:
+            dof = st["degrees_of_freedom_"]
+            ldpc = (model.log_det_cholesky(st["precisions_cholesky_"], d)
+                    - 0.5 * d * np.log(dof))
+            if getattr(model, "shared", False):
+                log_wishart = k * float(np.sum(_log_wishart_norm(dof, ldpc, d)))
+            else:
+                log_wishart = np.sum(_log_wishart_norm(dof, ldpc, d))
+            log_beta = (0.5 * d * np.sum(np.log(st["mean_precision_"])) if "m" in self.params
+                        else 0.0)
+            return float(-entropy_term - log_wishart - log_norm_weight - log_beta)
+        bound = -entropy_term - log_norm_weight
+        # known precisions: the expected log-likelihood of the data, then the means' KL
+        pc = st["precisions_cholesky_"]
+        P = model.precisions(pc)
+        logdet = np.broadcast_to(model.log_det_cholesky(pc, d), (k,))  # 1/2 log|Lambda_k|
+        m = st["means_"]
+        quad = _VB[self.covariance_type][1](P, stats.scatter,
+                                            np.sqrt(nk)[:, None] * (stats.means - m))
+        bound += scale * float(np.sum(nk * logdet) - 0.5 * np.sum(quad))
+        if "m" in self.params:
+            beta = st["mean_precision_"]
+            beta0 = self.mean_precision_prior_
+            dm = np.sqrt(beta0) * (m - self.mean_prior_)
+            prior_quad = _VB[self.covariance_type][1](P, np.zeros_like(stats.scatter), dm)
+            kl = 0.5 * np.sum(d * beta0 / beta - d + prior_quad + d * np.log(beta / beta0))
+            bound -= scale * float(np.sum(nk * d / (2 * beta))) + kl
+        return float(bound)
 
     # ------------------------------------------------------------------ fitting
     def _init_stats(self, info, rng, init_resp=None) -> SufficientStats:
@@ -579,6 +736,13 @@ degrees_of_freedom_prior_, covariance_prior_
             return stats_from_resp(src, np.asarray(init_resp, dtype=np.float64), model, shift,
                                    np.float64)
         X, w = src.X, src.w
+        if "m" not in self.params:
+            # known means: one unit of weight at each (a k-means labelling would pair the
+            # fixed means with clusters in an arbitrary order); the first E-step takes over
+            d = X.shape[1]
+            return SufficientStats(np.ones(k), self._known(d)["m"],
+                                   np.zeros((k, d, d) if model.full_scatter else (k, d)),
+                                   0.0, float(k), k, np.empty((0, d)), np.empty(0))
         ip = self.init_params
         if ip == "kmeans":
             _, labels = kmeans(np.asarray(X, dtype=dtype), k, w, rng)
@@ -634,10 +798,12 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _fit(self, X, sample_weight, init_resp=None):
         check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
+        self._check_fixed_inits()
         rng = check_random_state(self.random_state)
         source = self._source(X, sample_weight, reset=True)
         info = self._scan(source, rng)
         d = info["n_features"]
+        self._known(d)  # the fixed parts' shapes, before any work
         self._check_priors(source, info)
         model = covariance.get(self.covariance_type)
         shift, dtype = info["shift"], info["dtype"]
@@ -661,7 +827,7 @@ degrees_of_freedom_prior_, covariance_prior_
                 stats = _vb_pass(source, params, model, shift, dtype, self._prior_diag())
                 ent = self._entropy_term(stats, st, c, d)
                 st = self._m_step(stats)
-                lower_bound = self._lower_bound(ent, st, d)
+                lower_bound = self._lower_bound(ent, st, d, stats)
                 lower_bounds.append(lower_bound)
                 if self.verbose and n_iter % self.verbose_interval == 0:
                     say(f"  Iteration {n_iter}", verbose=self.verbose, log=logger)
@@ -691,8 +857,10 @@ degrees_of_freedom_prior_, covariance_prior_
     def _check_parameters(self, X, sample_weight=None):
         """Validate the parameters and set the priors from ``X`` (no fit)."""
         check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
+        self._check_fixed_inits()
         source = self._source(X, sample_weight, reset=True)
         self._init_info = self._scan(source, check_random_state(self.random_state))
+        self._known(self._init_info["n_features"])
         self._check_priors(source, self._init_info)
 
     def _initialize_parameters(self, X, random_state):
@@ -723,11 +891,13 @@ degrees_of_freedom_prior_, covariance_prior_
         self : BayesianGaussianMixture
         """
         check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
+        self._check_fixed_inits()
         first = not hasattr(self, "_svi")
         source = self._source(X, sample_weight, reset=first)
         if not isinstance(source, ArraySource):
             raise TypeError("partial_fit takes in-memory batches (arrays).")
         d = source.n_features
+        self._known(d)
         bw = float(source.w.sum())
         if not bw > 0:
             raise ValueError("the batch's sample weights are all zero.")
@@ -759,7 +929,7 @@ degrees_of_freedom_prior_, covariance_prior_
         svi["stats"] = _scaled(svi["stats"], 1.0 - rho).merge(_scaled(stats, rho * scale))
         st = self._m_step(svi["stats"])
         self._set_state(st)
-        self.lower_bound_ = self._lower_bound(ent, st, d)
+        self.lower_bound_ = self._lower_bound(ent, st, d, stats, scale)
         self.lower_bounds_.append(self.lower_bound_)
         self.n_iter_ += 1
         self.converged_ = False
@@ -785,6 +955,12 @@ degrees_of_freedom_prior_, covariance_prior_
             self.weights_ = wc / np.sum(wc)
         self.precisions_ = covariance.get(self.covariance_type).precisions(
             self.precisions_cholesky_)
+        if "w" not in self.params or "c" not in self.params:  # known parts, exactly as given
+            known = self._known(self.means_.shape[1])
+            if "w" in known:
+                self.weights_ = known["w"]
+            if "c" in known:
+                self.precisions_ = known["c"][2]
         self.effective_n_components_ = int(np.count_nonzero(self.weights_ > self.weight_threshold))
 
     # ------------------------------------------------------------------ inference
@@ -875,7 +1051,7 @@ degrees_of_freedom_prior_, covariance_prior_
         if n_samples < 1:
             raise ValueError("Invalid value for 'n_samples': %d . The sampling requires at "
                              "least one sample." % n_samples)
-        return self.to_sklearn().sample(n_samples)
+        return self._sklearn_copy().sample(n_samples)
 
     @property
     def elbo_(self) -> float:
@@ -974,7 +1150,22 @@ degrees_of_freedom_prior_, covariance_prior_
         -------
         est : sklearn.mixture.BayesianGaussianMixture
             Same parameters (those scikit-learn has), priors and fitted state.
+
+        Raises
+        ------
+        ValueError
+            When ``params`` keeps parts known: scikit-learn's mixture has no known parts.
         """
+        check_is_fitted(self)
+        if any(c not in self.params for c in "wmc"):
+            raise ValueError(f"to_sklearn needs every part estimated (params='wmc'), got "
+                             f"params={self.params!r}: scikit-learn's mixture has no known "
+                             "weights, means or covariances.")
+        return self._sklearn_copy()
+
+    def _sklearn_copy(self) -> "sklearn.mixture.BayesianGaussianMixture":
+        """scikit-learn's mixture carrying this one's attributes (its sampler uses only
+        ``weights_``, ``means_`` and ``covariances_``)."""
         from sklearn.mixture import BayesianGaussianMixture as SkBGM
         check_is_fitted(self)
         params = {k: v for k, v in self.get_params(deep=False).items()
