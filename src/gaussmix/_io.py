@@ -630,7 +630,17 @@ def _validate_init(path, init, meta) -> None:
 def _validate_bayes(path, bayes, meta) -> None:
     """The variational posterior and priors: finite, positive, ``nu > d - 1``."""
     d = meta["n_features"]
+    # a part the fit kept known (params without "m" or "c") has a point-mass posterior:
+    # mean_precision or degrees_of_freedom is +inf there, and only there
+    estimated = meta["params"].get("params", "wmc")
+    estimated = estimated if isinstance(estimated, str) else "wmc"
+    point_mass = {"mean_precision": "m" not in estimated,
+                  "degrees_of_freedom": "c" not in estimated}
     for name, a in bayes.items():
+        if point_mass.get(name, False):
+            if not np.all(a == np.inf):
+                _fail(path, f"{name} must be +inf: params={estimated!r} keeps that part known.")
+            continue
         if not np.all(np.isfinite(a)):
             _fail(path, f"{name} contains NaN or inf.")
     for name in ("weight_concentration", "mean_precision", "weight_concentration_prior",
