@@ -22,7 +22,15 @@ log-likelihood of the training data and ``z_ik`` the responsibilities):
 Work is shared across the grid: for each number of components the k-means initialisation is
 computed once (per restart) and reused for every covariance type; the reported estimator is
 exactly what ``GaussianMixture(n_components=K, covariance_type=..., n_init=..., random_state=seed)``
-would fit, with ``seed`` stored in its parameters. Columns of the grid run in parallel with joblib
+would fit, with ``seed`` stored in its parameters.
+
+Missing values (``missing="marginalize"``): NaN marks a missing entry and every cell is
+``GaussianMixture(missing="marginalize")`` (EM of Ghahramani & Jordan, :mod:`gaussmix._missing`).
+``log L`` (in BIC, AIC and ICL) and the held-out score are then the marginal log-likelihoods of
+the observed entries, and ``n`` is still the sum of the row weights. As in the estimator, every
+initialisation (the shared k-means labels, the hierarchical-clustering tree of
+``init_params="hc"``) is computed on the rows with each NaN replaced by its column's weighted
+observed mean; the EM that follows sees the NaN. Columns of the grid run in parallel with joblib
 (``n_jobs``). A fit that raises is recorded with its error message and does not stop the search.
 """
 from __future__ import annotations
@@ -53,6 +61,7 @@ from ._typing import InitParams, RandomStateLike
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._prior import ConjugatePrior, as_prior, check_model
+from ._missing import check_missing, mean_imputed
 from ._kmeans import kmeans
 from ._validation import check_estimator_params, check_finite, check_sample_weight
 
@@ -143,8 +152,11 @@ def _fit_shared(X, w, k, cov_types, seed, gm_kwargs, tree=None):
     """Fit ``k`` components for every covariance type from shared initialisations.
 
     ``tree``: the hierarchical-clustering tree of ``X`` (``init_params="hc"``), cut at ``k``.
+    With NaN in ``X`` (``missing="marginalize"``) the initialisation sees the mean-imputed rows,
+    as :class:`GaussianMixture` does.
     Returns ``{cov_type: (estimator or None, error or None, seconds)}``.
     """
+    X_init = mean_imputed(X, w) if np.isnan(X).any() else X
     n_init = gm_kwargs["n_init"]
     init_params = gm_kwargs["init_params"]
     reg_covar = gm_kwargs["reg_covar"]
@@ -167,7 +179,7 @@ def _fit_shared(X, w, k, cov_types, seed, gm_kwargs, tree=None):
         t0 = time.perf_counter()
         try:
             rng = check_random_state(seed)
-            labels_per_init = [kmeans(X, k, w, rng)[1] for _ in range(n_init)]
+            labels_per_init = [kmeans(X_init, k, w, rng)[1] for _ in range(n_init)]
         except Exception as exc:  # noqa: BLE001 - reported in the table
             return {ct: (None, f"{type(exc).__name__}: {exc}", 0.0) for ct in cov_types}
         t_init = (time.perf_counter() - t0) / max(1, len(cov_types))
@@ -181,7 +193,8 @@ def _fit_shared(X, w, k, cov_types, seed, gm_kwargs, tree=None):
                 if labels_per_init is None:
                     gm = GaussianMixture(**params).fit(X, sample_weight=w)
                 else:
-                    gm = _fit_from_labels(X, w, k, ct, labels_per_init, params, reg_covar)
+                    gm = _fit_from_labels(X, X_init, w, k, ct, labels_per_init, params,
+                                          reg_covar)
             out[ct] = (gm, None, time.perf_counter() - t0 + t_init)
         except Exception as exc:  # noqa: BLE001 - a failed cell never aborts the search
             logger.debug("fit of K=%d %s failed: %s", k, ct, exc)
@@ -189,11 +202,12 @@ def _fit_shared(X, w, k, cov_types, seed, gm_kwargs, tree=None):
     return out
 
 
-def _fit_from_labels(X, w, k, ct, labels_per_init, params, reg_covar):
+def _fit_from_labels(X, X_init, w, k, ct, labels_per_init, params, reg_covar):
     """Best of EM runs started from the given k-means labels (one per restart), or from the
-    cut at ``k`` of a shared hierarchical-clustering tree."""
+    cut at ``k`` of a shared hierarchical-clustering tree; the starting statistics are those
+    of ``X_init`` (``X``, or ``X`` mean-imputed when it has NaN)."""
     model = covariance.get(ct)
-    source = ArraySource(X, w, max(256, min(X.shape[0], 2**16)))
+    source = ArraySource(X_init, w, max(256, min(X.shape[0], 2**16)))
     shift = source.weighted_mean()
     best = None
     for labels in labels_per_init:
@@ -438,11 +452,21 @@ class SelectionResult:
 # the search
 
 
-def _validate_X(X):
+def _validate_X(X, missing="error"):
     from sklearn.utils import check_array
     X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                     ensure_min_samples=2)
-    check_finite(X)
+    if missing == "marginalize" and not np.isfinite(X).all():
+        check_missing(X)  # inf and rows with every entry missing stay errors
+    else:
+        try:
+            check_finite(X)
+        except ValueError as exc:
+            if not np.isnan(X).any():
+                raise
+            raise ValueError(f"{exc} To fit with NaN as missing entries "
+                             "(marginal likelihood of the observed ones), pass "
+                             "missing='marginalize'.") from None
     return X
 
 
@@ -452,7 +476,8 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
            n_jobs: int | None = None, random_state: RandomStateLike = None,
            validation_fraction: float = 0.2, init_params: InitParams = "kmeans",
            tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
-           prior: str | ConjugatePrior | None = None, verbose: int = 0, noise: bool | npt.ArrayLike = False) -> SelectionResult:
+           prior: str | ConjugatePrior | None = None, verbose: int = 0,
+           noise: bool | npt.ArrayLike = False, missing: str = "error") -> SelectionResult:
     """Fit Gaussian mixtures over a grid of sizes and covariance types; rank them.
 
     Parameters
@@ -494,6 +519,12 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
         mclust, one noise guess serves the whole grid: ``True`` computes it once with
         :func:`gaussmix.nn_clutter` (on the rows, whatever their weights); a mask gives it.
         Every fit then starts from k-means on the other rows (``init_params="kmeans"``).
+    missing : {"error", "marginalize"}, default="error"
+        What NaN in ``X`` means. "error": NaN is an error. "marginalize": NaN marks a missing
+        entry; every cell is fitted with ``GaussianMixture(missing="marginalize")`` and BIC,
+        AIC, ICL and the held-out score use the marginal log-likelihood of the observed entries
+        (see the module docstring). The initialisations (k-means, ``"hc"``) see the rows with
+        NaN replaced by their column's mean. Not with ``noise``.
 
     Returns
     -------
@@ -521,7 +552,10 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
     _check_criterion(criterion, validation_fraction)
     if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
         raise ValueError(f"'n_init' must be an int >= 1; got {n_init!r}.")
-    X = _validate_X(X)
+    if missing not in ("error", "marginalize"):
+        raise ValueError("'missing' must be one of ['error', 'marginalize']; got "
+                         f"{missing!r}.")
+    X = _validate_X(X, missing)
     n = X.shape[0]
     w = check_sample_weight(sample_weight, n)
     rng = check_random_state(random_state)
@@ -539,6 +573,11 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
                              "'random_state' or 'validation_fraction'.")
     gm_kwargs = dict(n_init=n_init, init_params=init_params, tol=tol, reg_covar=reg_covar,
                      max_iter=max_iter)
+    if missing != "error":
+        if not (isinstance(noise, (bool, np.bool_)) and not noise):
+            raise ValueError("select with noise is not supported with missing='marginalize' "
+                             "(GaussianMixture fits a noise component on complete rows only).")
+        gm_kwargs["missing"] = missing
     if prior is not None:  # refused up front rather than cell by cell
         as_prior(prior)
         for ct in cov_types:
@@ -560,8 +599,11 @@ def select(X: npt.ArrayLike, n_components: int | Iterable[int] = range(1, 11),
     trees = (None, None)
     if init_params in HC_INITS:  # one tree for every K (and one for the training split)
         crit, use = HC_INITS[init_params]
-        trees = (hc_tree(X, w, criterion=crit, use=use),
-                 None if Xtr is None else hc_tree(Xtr, wtr, criterion=crit, use=use))
+        # with NaN, on the mean-imputed rows, as GaussianMixture(init_params="hc") does
+        def _tree(A, wa):
+            return hc_tree(mean_imputed(A, wa) if np.isnan(A).any() else A, wa,
+                           criterion=crit, use=use)
+        trees = (_tree(X, w), None if Xtr is None else _tree(Xtr, wtr))
     args = [(X, w, Xtr, wtr, Xva, wva, k, cov_types, seeds[k], gm_kwargs, trees, held_kwargs)
             for k in ks]
     if n_jobs in (None, 1) or len(ks) == 1:
@@ -639,6 +681,9 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
     max_iter : int, default=100
     n_jobs : int, default=None
     random_state : int, RandomState instance or None, default=None
+    missing : {"error", "marginalize"}, default="error"
+        What NaN in ``X`` means, in fitting and in every method: "marginalize" treats it as a
+        missing entry (see :func:`select` and :class:`~gaussmix.GaussianMixture`).
 
     Attributes
     ----------
@@ -674,7 +719,7 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
                  n_init: int = 1, validation_fraction: float = 0.2,
                  init_params: InitParams = "kmeans", tol: float = 1e-3, reg_covar: float = 1e-6,
                  max_iter: int = 100, n_jobs: int | None = None,
-                 random_state: RandomStateLike = None) -> None:
+                 random_state: RandomStateLike = None, missing: str = "error") -> None:
         self.n_components = n_components
         self.covariance_types = covariance_types
         self.criterion = criterion
@@ -686,6 +731,7 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
         self.max_iter = max_iter
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.missing = missing
 
     def fit(self, X: npt.ArrayLike, y: object = None,
             sample_weight: npt.ArrayLike | None = None) -> GaussianMixtureSelector:
@@ -704,21 +750,29 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
         self : GaussianMixtureSelector
             The fitted selector.
         """
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2,
+                          ensure_all_finite=self._nan_allowed())
         self.selection_ = select(
             X, self.n_components, self.covariance_types, self.criterion, n_init=self.n_init,
             sample_weight=sample_weight, n_jobs=self.n_jobs, random_state=self.random_state,
             validation_fraction=self.validation_fraction, init_params=self.init_params,
-            tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter)
+            tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter,
+            missing=self.missing)
         self.best_estimator_ = self.selection_.best_estimator_
         self.n_components_ = self.selection_.best_params_["n_components"]
         self.covariance_type_ = self.selection_.best_params_["covariance_type"]
         self.n_iter_ = self.best_estimator_.n_iter_
         return self
 
+    def _nan_allowed(self):
+        # scikit-learn's ensure_all_finite: "allow-nan" lets NaN through (the estimator checks
+        # it), True rejects NaN and inf
+        return "allow-nan" if self.missing == "marginalize" else True
+
     def _check(self, X):
         check_is_fitted(self)
-        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
+                             ensure_all_finite=self._nan_allowed())
 
     def fit_predict(self, X: npt.ArrayLike, y: object = None,
                     sample_weight: npt.ArrayLike | None = None) -> np.ndarray:
