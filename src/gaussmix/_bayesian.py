@@ -45,6 +45,7 @@ ordinary M-step. ``rho_t = (t + learning_offset) ** -learning_decay``, ``t = 1, 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import numbers
@@ -661,8 +662,9 @@ degrees_of_freedom_prior_, covariance_prior_
         diff = np.sqrt(stats.nk)[:, None] * (stats.means - st["means_"])
         quad = _VB[self.covariance_type][1](P, stats.scatter, diff)
         nk = stats.nk
-        with np.errstate(invalid="ignore"):  # a known weight of 0: c = -inf and nk = 0
-            rows = np.where(nk > 0, nk * (c + logdet - 0.5 * d * _LOG_2PI), 0.0)
+        # a known weight of 0: c = -inf, and r = 0 (nk may carry round-off of 1e-30)
+        with np.errstate(invalid="ignore"):
+            rows = np.where(np.isneginf(c), 0.0, nk * (c + logdet - 0.5 * d * _LOG_2PI))
         e = float(np.sum(rows) - 0.5 * np.sum(quad))
         return e - stats.log_likelihood
 
@@ -694,9 +696,10 @@ degrees_of_freedom_prior_, covariance_prior_
             else:
                 log_norm_weight = gammaln(np.sum(wc)) - np.sum(gammaln(wc))
         else:  # minus the expected log-prior of the assignments, sum_k N_k log pi_k
-            with np.errstate(invalid="ignore"):
+            log_w = self._log_weights(st)
+            with np.errstate(invalid="ignore"):  # 0 log 0 = 0 (see _entropy_term)
                 log_norm_weight = -scale * float(
-                    np.sum(np.where(nk > 0, nk * self._log_weights(st), 0.0)))
+                    np.sum(np.where(np.isneginf(log_w), 0.0, nk * log_w)))
         if "c" in self.params:
             dof = st["degrees_of_freedom_"]
             ldpc = (model.log_det_cholesky(st["precisions_cholesky_"], d)
@@ -746,15 +749,53 @@ degrees_of_freedom_prior_, covariance_prior_
         ip = self.init_params
         if ip == "kmeans":
             _, labels = kmeans(np.asarray(X, dtype=dtype), k, w, rng)
-            return stats_from_labels(src, labels, k, model, shift, dtype)
-        if ip == "k-means++":
-            return _stats_from_points(X, w, kmeans_plusplus(np.asarray(X, dtype=dtype), k, w,
-                                                            rng), model)
-        if ip == "random_from_data":
-            return _stats_from_points(X, w, distinct_rows(np.asarray(X), w, k, rng), model)
-        resp = row_uniforms(np.asarray(X), w, k, rng)
-        resp /= resp.sum(axis=1)[:, None]
-        return stats_from_resp(src, resp, model, shift, dtype)
+            stats = stats_from_labels(src, labels, k, model, shift, dtype)
+        elif ip == "k-means++":
+            stats = _stats_from_points(X, w, kmeans_plusplus(np.asarray(X, dtype=dtype), k, w,
+                                                             rng), model)
+        elif ip == "random_from_data":
+            stats = _stats_from_points(X, w, distinct_rows(np.asarray(X), w, k, rng), model)
+        else:
+            resp = row_uniforms(np.asarray(X), w, k, rng)
+            resp /= resp.sum(axis=1)[:, None]
+            stats = stats_from_resp(src, resp, model, shift, dtype)
+        return self._pair_with_known(stats, X.shape[1])
+
+    def _pair_with_known(self, stats: SufficientStats, d: int) -> SufficientStats:
+        """The initial clusters reordered to suit the known weights or covariances.
+
+        Component ``j`` owns the known ``pi_j`` and ``Lambda_j``, but the initialisation
+        numbers its clusters arbitrarily; cluster ``i`` goes to the component ``j`` that
+        maximises the total of its expected log-likelihood, ``n_i log pi_j + n_i/2 log
+        |Lambda_j| - 1/2 tr(Lambda_j S_i)`` (an assignment problem, solved exactly).
+        """
+        known = self._known(d)
+        if not known or "m" in known:
+            return stats
+        from scipy.optimize import linear_sum_assignment
+        k = self.n_components
+        nk = stats.nk
+        gain = np.zeros((k, k))  # [cluster i, component j]
+        if "w" in known:
+            with np.errstate(divide="ignore"):
+                gain += np.outer(nk, np.log(known["w"]))
+        if "c" in known:
+            model = covariance.get(self.covariance_type)
+            pc = known["c"][1]
+            P = model.precisions(pc)
+            logdet = np.broadcast_to(model.log_det_cholesky(pc, d), (k,))
+            zeros = np.zeros((k, d))
+            shared = getattr(model, "shared", False)
+            for j in range(k):
+                Pj = P if shared else np.broadcast_to(P[j], P.shape)
+                gain[:, j] += nk * logdet[j] - 0.5 * _VB[self.covariance_type][1](
+                    Pj, stats.scatter, zeros)
+        gain[~np.isfinite(gain)] = -1e300  # a known weight of 0 takes an empty cluster
+        clusters, components = linear_sum_assignment(gain, maximize=True)
+        order = np.empty(k, dtype=np.intp)
+        order[components] = clusters
+        return dataclasses.replace(stats, nk=stats.nk[order], means=stats.means[order],
+                                   scatter=stats.scatter[order])
 
     def fit(self, X: npt.ArrayLike, y: None = None,
             sample_weight: npt.ArrayLike | None = None) -> "BayesianGaussianMixture":
