@@ -36,6 +36,23 @@ instead asks how well each candidate explains the *bulk* of rows it has not seen
 
 Search cells run at most 15 EM iterations: they rank candidates, and the final warm-started fit
 converges at the user's ``tol``.
+
+Missing values (``missing="marginalize"``). NaN marks a missing entry; every mixture is fitted
+with ``GaussianMixture(missing="marginalize")`` and a row's log-density is the marginal density of
+its observed features. That number is not on the scale of a complete row's: it is a density in
+fewer dimensions (dropping a feature removes a log-density term of either sign), so one
+log-density threshold would over- or under-flag incomplete rows. The detector therefore
+compares each row within its own dimension: for the observed features ``o`` of a row, ``F_o`` is
+the distribution function of ``log p_o(Y_o)`` for ``Y`` drawn from the scoring mixture
+(``n_auto_samples`` draws, ``reference_sample_``, one Monte Carlo evaluation per distinct
+missingness pattern). A row is an outlier when ``F_o(log p_o(x_o)) < level_``, i.e. when its
+marginal log-density is below ``offset_o = F_o^{-1}(level_)``; for complete rows ``offset_o`` is
+``offset_``, so complete rows are judged exactly as without missing values. ``level_`` is
+``1 - auto_coverage`` for ``contamination="auto"`` (the row's ``auto_coverage`` highest-density
+region in its own dimension), and ``F(offset_)`` otherwise; with a ``contamination`` fraction the
+training rows with NaN enter the quantile through their quantile-matched score
+``F^{-1}(F_o(log p_o(x_o)))`` on the complete-row scale. The trimming step of the search ranks
+rows by the same matched score.
 """
 from __future__ import annotations
 
@@ -52,6 +69,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import GaussianMixture
+from ._missing import check_missing, patterns
 from ._typing import CovarianceType, InitParams, RandomStateLike
 from ._validation import check_finite, check_sample_weight
 
@@ -145,8 +163,64 @@ def _drop_light_components(gm: GaussianMixture, min_weight):
         covariance_type=gm.covariance_type, random_state=gm.random_state,
         feature_names_in=getattr(gm, "feature_names_in_", None), converged=gm.converged_,
         n_iter=gm.n_iter_, lower_bound=gm.lower_bound_,
-        lower_bounds=getattr(gm, "lower_bounds_", ()))
+        lower_bounds=getattr(gm, "lower_bounds_", ()), missing=getattr(gm, "missing", "error"))
     return sub, np.flatnonzero(~keep)
+
+
+def _marginalizing(gm: GaussianMixture) -> GaussianMixture:
+    """``gm``, or a copy of its parameters that scores rows with NaN by their marginals."""
+    if getattr(gm, "missing", "error") == "marginalize":
+        return gm
+    return GaussianMixture.from_params(
+        gm.weights_, gm.means_, gm.covariances_, covariance_type=gm.covariance_type,
+        feature_names_in=getattr(gm, "feature_names_in_", None), missing="marginalize")
+
+
+def _draws(gm: GaussianMixture, n: int, rng) -> np.ndarray:
+    """``n`` rows drawn from ``gm`` (float64) with ``rng``, leaving ``gm`` untouched."""
+    sampler = GaussianMixture.from_params(gm.weights_, gm.means_, gm.covariances_,
+                                          covariance_type=gm.covariance_type, random_state=rng)
+    return np.asarray(sampler.sample(int(n))[0], dtype=np.float64)
+
+
+class _Reference:
+    """``F_o`` of the module docstring: sorted marginal log-densities of reference draws on
+    the observed features ``o``, computed once per missingness pattern."""
+
+    def __init__(self, density: GaussianMixture, draws: np.ndarray):
+        self.density = _marginalizing(density)
+        self.draws = draws
+        self.cache: dict = {}
+
+    def sorted_scores(self, observed: np.ndarray) -> np.ndarray:
+        key = np.asarray(observed, dtype=bool).tobytes()
+        if key not in self.cache:
+            Y = np.array(self.draws, copy=True)
+            Y[:, ~np.asarray(observed, dtype=bool)] = np.nan
+            self.cache[key] = np.sort(self.density.score_samples(Y.astype(
+                self.density.means_.dtype, copy=False)))
+        return self.cache[key]
+
+    def full(self) -> np.ndarray:
+        return self.sorted_scores(np.ones(self.draws.shape[1], dtype=bool))
+
+    def on_full_scale(self, X: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """``F^{-1}(F_o(score))`` for rows with NaN; complete rows keep their score."""
+        out = np.array(scores, dtype=np.float64, copy=True)
+        nan = np.isnan(X)
+        for o, r in patterns(nan):
+            ref = self.sorted_scores(~nan[r[0]])
+            u = np.searchsorted(ref, out[r], side="right") / len(ref)
+            out[r] = np.quantile(self.full(), np.clip(u, 0.0, 1.0))
+        return out
+
+    def offsets(self, X: np.ndarray, offset: float, level: float) -> np.ndarray:
+        """Per-row threshold: ``offset`` for complete rows, ``F_o^{-1}(level)`` otherwise."""
+        out = np.full(X.shape[0], float(offset))
+        nan = np.isnan(X)
+        for o, r in patterns(nan):
+            out[r] = np.quantile(self.sorted_scores(~nan[r[0]]), level)
+        return out
 
 
 class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
@@ -191,6 +265,14 @@ default="auto"
     n_init, tol, reg_covar, max_iter, init_params
         As in :class:`~gaussmix.GaussianMixture`.
     random_state : int, RandomState instance or None, default=None
+    missing : {"error", "marginalize"}, default="error"
+        What NaN in ``X`` means. "error": NaN is an error. "marginalize": NaN marks a missing
+        entry; the mixture is fitted with ``GaussianMixture(missing="marginalize")``,
+        :meth:`score_samples` of a row with NaN is the marginal log-density of its observed
+        features, and :meth:`decision_function` / :meth:`predict` compare it with the
+        threshold of its own dimension (see the module docstring: a marginal log-density is
+        not on the scale of a complete row's, so ``score_samples`` of rows with different
+        missing features should not be ranked against each other).
 
     Attributes
     ----------
@@ -210,7 +292,14 @@ default="auto"
         ``n_components, covariance_type, score`` (trimmed mean held-out log-density of the
         candidate without its light components), ``n_dropped`` and ``n_iter``.
     offset_ : float
-        Log-density threshold; ``decision_function = score_samples - offset_``.
+        Log-density threshold of complete rows; ``decision_function = score_samples - offset_``
+        (rows with NaN: minus their own dimension's threshold).
+    level_ : float
+        With ``missing="marginalize"``: the model's probability of a log-density below the
+        threshold, in every dimension (``1 - auto_coverage``, or ``F(offset_)``).
+    reference_sample_ : ndarray of shape (n_auto_samples, n_features)
+        With ``missing="marginalize"``: the draws from ``density_`` that calibrate the
+        thresholds of rows with NaN.
     n_iter_ : int
         EM iterations of the fitted mixture.
     n_features_in_ : int
@@ -239,7 +328,7 @@ default="auto"
                  n_auto_samples: int = 20000, min_weight: float | str = "auto", n_init: int = 1,
                  tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
                  init_params: InitParams = "kmeans",
-                 random_state: RandomStateLike = None) -> None:
+                 random_state: RandomStateLike = None, missing: str = "error") -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.contamination = contamination
@@ -253,8 +342,12 @@ default="auto"
         self.max_iter = max_iter
         self.init_params = init_params
         self.random_state = random_state
+        self.missing = missing
 
     def _check_params(self):
+        if self.missing not in ("error", "marginalize"):
+            raise ValueError("The 'missing' parameter must be one of ['error', 'marginalize']. "
+                             f"Got {self.missing!r} instead.")
         c = self.contamination
         if not (c == "auto" if isinstance(c, str) else
                 isinstance(c, numbers.Real) and not isinstance(c, bool) and 0 < c <= 0.5):
@@ -308,10 +401,10 @@ default="auto"
         self._check_params()
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                           ensure_min_samples=2)
-        check_finite(X)
+        self._check_values(X)
         w = check_sample_weight(sample_weight, X.shape[0])
         kw = dict(n_init=self.n_init, tol=self.tol, reg_covar=self.reg_covar,
-                  max_iter=self.max_iter, init_params=self.init_params)
+                  max_iter=self.max_iter, init_params=self.init_params, missing=self.missing)
         k = self.n_components
         cov = self.covariance_type
         self.selection_ = None
@@ -388,6 +481,10 @@ default="auto"
                 # the bulk alone: light components (clusters of anomalies) are not refitted
                 gm, _ = _drop_light_components(gm, self.min_weight)
                 ll = gm.score_samples(X)
+                if np.isnan(X).any():  # marginal densities on the complete-row scale
+                    ref = _Reference(gm, _draws(gm, self.n_auto_samples,
+                                                np.random.RandomState(seed)))
+                    ll = ref.on_full_scale(X, ll)
                 order = np.argsort(ll, kind="stable")
                 low = order[np.cumsum(w[order]) <= _TRIM * w.sum()]
                 wt = w.copy()
@@ -402,8 +499,41 @@ default="auto"
         self.n_iter_ = self.mixture_.n_iter_
         self.density_, self.dropped_components_ = _drop_light_components(self.mixture_,
                                                                          self.min_weight)
+        if self.missing == "marginalize":
+            self.density_ = _marginalizing(self.density_)
+            self.reference_sample_ = _draws(self.density_, self.n_auto_samples,
+                                            check_random_state(self.random_state))
+            ref = self._reference()
         scores = self.density_.score_samples(X) if X is not None else None
+        if scores is not None and self.missing == "marginalize":
+            scores = ref.on_full_scale(X, scores)
         self.offset_ = self._threshold(scores, w)
+        if self.missing == "marginalize":
+            full = ref.full()
+            self.level_ = (1.0 - float(self.auto_coverage)
+                           if self.threshold is None and self.contamination == "auto"
+                           else float(np.searchsorted(full, self.offset_, side="right")
+                                      / len(full)))
+
+    def _reference(self) -> _Reference:
+        ref = getattr(self, "_reference_cache", None)
+        if ref is None or ref.draws is not self.reference_sample_ or \
+                ref.density is not self.density_:
+            ref = _Reference(self.density_, self.reference_sample_)
+            self._reference_cache = ref
+        return ref
+
+    def _check_values(self, X) -> None:
+        if self.missing == "marginalize" and not np.isfinite(X).all():
+            check_missing(X)  # inf and rows with every entry missing stay errors
+            return
+        try:
+            check_finite(X)
+        except ValueError as exc:
+            if not np.isnan(X).any():
+                raise
+            raise ValueError(f"{exc} To treat NaN as missing entries (marginal density of the "
+                             "observed features), pass missing='marginalize'.") from None
 
     @classmethod
     def from_mixture(cls, mixture: Any, X: npt.ArrayLike | None = None, *,
@@ -466,11 +596,15 @@ default="auto"
         check_is_fitted(self, "mixture_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                           reset=False)
-        check_finite(X)
+        self._check_values(X)
         return X
 
     def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
         """Log-density of each row under ``density_`` (the lower, the more abnormal).
+
+        With ``missing="marginalize"``, a row with NaN gets the marginal log-density of its
+        observed features: comparable with rows missing the same features, not with complete
+        rows (:meth:`decision_function` accounts for that).
 
         Parameters
         ----------
@@ -487,6 +621,9 @@ default="auto"
     def decision_function(self, X: npt.ArrayLike) -> np.ndarray:
         """``score_samples(X) - offset_``: negative for outliers.
 
+        With ``missing="marginalize"`` a row with NaN is compared with the threshold of its own
+        dimension, ``F_o^{-1}(level_)`` (module docstring), instead of ``offset_``.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -496,7 +633,11 @@ default="auto"
         -------
         ndarray of shape (n_samples,)
         """
-        return self.score_samples(X) - self.offset_
+        X = self._check(X)
+        scores = self.density_.score_samples(X)
+        if self.missing == "marginalize" and np.isnan(X).any():
+            return scores - self._reference().offsets(X, self.offset_, self.level_)
+        return scores - self.offset_
 
     def predict(self, X: npt.ArrayLike) -> np.ndarray:
         """+1 for inliers, -1 for outliers.
