@@ -296,7 +296,10 @@ default="dirichlet_process"
         ``lower_bound_`` is then the ELBO of that model: the posterior normalisers of the
         known parts drop out and their expected log-likelihood terms stay (constants dropped
         as in scikit-learn), so it still never decreases over the iterations of :meth:`fit`.
-        :meth:`to_sklearn` needs ``params="wmc"``.
+        With the means estimated and the weights or covariances known, the initial clusters
+        are paired with the known values by an exact assignment (component ``j`` owns
+        ``weights_init[j]`` and ``precisions_init[j]``). :meth:`to_sklearn` needs
+        ``params="wmc"``.
 
     Attributes
     ----------
