@@ -154,18 +154,21 @@ class MissingPass:
     """The E-pass of EM over an in-memory ``X`` with NaN: ``pass_fn(params) -> stats``.
 
     Complete rows are one :class:`~gaussmix._data.ArraySource` served to
-    :func:`gaussmix._engine.e_pass` (the fast kernels); incomplete rows are grouped by pattern
-    once, here, and their statistics computed in float64 per pattern.
+    :func:`gaussmix._engine.e_pass` (the fast kernels), or to ``complete_pass(source, params,
+    shift)`` when given (the variational fit's pass with its own accuracy test); incomplete
+    rows are grouped by pattern once, here, and their statistics computed in float64 per
+    pattern.
     """
 
     def __init__(self, X: np.ndarray, w: np.ndarray, model, reg_covar: float, chunk_size: int,
-                 nan: np.ndarray | None = None):
+                 nan: np.ndarray | None = None, complete_pass=None):
         nan = np.isnan(X) if nan is None else nan
         incomplete = nan.any(axis=1)
         self.model = model
         self.reg_covar = reg_covar
         self.d = X.shape[1]
         self.dtype = X.dtype
+        self.complete_pass = complete_pass
         self.complete = ArraySource(np.ascontiguousarray(X[~incomplete]), w[~incomplete],
                                     chunk_size)
         self.groups = [(o, np.asarray(X[r], dtype=np.float64), np.asarray(w[r], np.float64))
@@ -179,7 +182,9 @@ class MissingPass:
         k = params.means.shape[0]
         full = self.model.full_scatter
         stats = SufficientStats.empty(k, self.d, full)
-        if self.complete.n_samples:
+        if self.complete.n_samples and self.complete_pass is not None:
+            stats = self.complete_pass(self.complete, params, self.shift)
+        elif self.complete.n_samples:
             stats = e_pass(self.complete, params, self.model, self.shift, self.dtype,
                            reg_covar=self.reg_covar)
         cov = _dense(params, self.model)
@@ -211,19 +216,22 @@ def mean_imputed(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def weighted_log_prob(X: np.ndarray, params: Params, model, complete_fn) -> np.ndarray:
+def weighted_log_prob(X: np.ndarray, params: Params, model, complete_fn,
+                      log_weights: np.ndarray | None = None) -> np.ndarray:
     """``log w_j + log N(x_o | mu_jo, S_jo)`` (n, k) of rows with NaN, in float64;
-    ``complete_fn(rows)`` gives the same for complete rows."""
+    ``complete_fn(rows)`` gives the same for complete rows. ``log_weights`` replaces
+    ``log params.weights`` (per-component constants that need not be log-probabilities)."""
     nan = np.isnan(X)
     incomplete = nan.any(axis=1)
     out = np.empty((X.shape[0], params.means.shape[0]))
     if not incomplete.all():
         out[~incomplete] = complete_fn(X[~incomplete])
     cov = _dense(params, model)
-    with np.errstate(divide="ignore"):
-        log_w = np.log(params.weights)
+    if log_weights is None:
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(params.weights)
     for o, r in patterns(nan):
-        pat = _Pattern(o, X.shape[1], params.means, cov, log_w)
+        pat = _Pattern(o, X.shape[1], params.means, cov, log_weights)
         out[r] = pat.log_prob(pat.whiten(np.asarray(X[np.ix_(r, o)], dtype=np.float64)))
     return out
 
