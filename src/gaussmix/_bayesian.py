@@ -33,6 +33,38 @@ normaliser, ``sum_n w_n sum_k r log r = sum_k sum_n w r_nk log rho_nk - sum_n w 
 from the centred statistics. As in scikit-learn, the bound is a total (not a mean), and ``tol``
 applies to it.
 
+Missing values
+--------------
+With ``missing="marginalize"`` NaN marks an entry missing at random, and the missing entries
+join the latent variables: mean-field ``q(z, x_m) q(mu, Lambda) q(pi)``. For a row with observed
+features ``o`` and missing ``m``, the expected complete-data log-density of component ``k`` is,
+with ``P = nu_k W_k = E[Lambda_k]`` and ``Sigma = P^-1`` (``covariances_``),
+
+    E[log N(x | mu_k, Lambda_k)] = 1/2 E[log|Lambda_k|] - d/2 log 2 pi - d/(2 beta_k)
+                                   - 1/2 (x - m_k)^T P (x - m_k),
+
+quadratic in ``x_m``, so the optimal ``q(x_m | z=k)`` is Gaussian with precision ``P_mm`` and
+mean ``m_km - P_mm^-1 P_mo (x_o - m_ko) = m_km + Sigma_mo Sigma_oo^-1 (x_o - m_ko)``: the
+conditional law of ``N(m_k, Sigma)``, covariance ``C = P_mm^-1 = Sigma_mm - Sigma_mo Sigma_oo^-1
+Sigma_om``. Splitting ``(x - m)^T P (x - m) = r_o^T Sigma_oo^-1 r_o + (x_m - xhat_m)^T P_mm (x_m -
+xhat_m)`` (Schur complement, ``r_o = x_o - m_ko``), its expectation is ``r_o^T Sigma_oo^-1 r_o +
+|m|``, and the entropy of ``q(x_m | z=k)`` is ``|m|/2 (1 + log 2 pi) - 1/2 log|P_mm|``. With
+``log|P| = log|P_mm| - log|Sigma_oo|``,
+
+    log rho_nk = E[log pi_k] + E[log N(x | mu_k, Lambda_k)] + H[q(x_m | z=k)]
+               = log N(x_o | m_ko, Sigma_oo) + c_k,
+
+the *same* constant ``c_k`` as above and the marginal of the E-step's Gaussian over the observed
+features: exactly the E-step of maximum-likelihood EM with missing values
+(:mod:`gaussmix._missing`) at parameters ``(exp(c - max c), m, Sigma)``, whose statistics are
+the completed ones the conjugate M-step needs (``E[x_m]`` and ``E[x_m x_m^T] = C + xhat
+xhat^T`` under ``q(x_m | z=k)``, weighted by ``r``). The lower bound needs no new term either:
+evaluated on completed statistics, ``sum_n r (c + 1/2 log|P| - d/2 log 2 pi - 1/2 E[(x - m)^T
+P (x - m)])`` equals ``sum_n r (log rho - H[q(x_m | z)])``, so ``-sum r log r`` in
+:meth:`BayesianGaussianMixture._entropy_term` becomes ``-sum r log r + sum r H[q(x_m | z)]``,
+the entropy of ``q(z, x_m)``, and the bound stays the full ELBO of the model with missing
+entries (monotone over iterations). Without NaN nothing changes, bit for bit.
+
 Stochastic variational inference
 --------------------------------
 The posterior's natural parameters are linear in the expected statistics ``(nk, sum r x,
@@ -61,7 +93,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _io, covariance
+from . import _io, _missing, covariance
 from ._data import ArraySource, ChunkSource, auto_chunk_size, data_kind
 from . import _fast
 from ._engine import Fixed, e_pass, e_pass_reference
@@ -273,6 +305,18 @@ default="dirichlet_process"
         Values of the parts that ``params`` keeps known (shapes as in
         :class:`~gaussmix.GaussianMixture`). Given for a part that ``params`` estimates, they
         raise a ValueError (a variational fit has no use for a starting value).
+    missing : {"error", "marginalize"}, default="error"
+        What NaN in ``X`` means. "error": NaN (and inf) is an error. "marginalize": NaN marks
+        an entry missing at random, inferred with the rest of the latent variables (mean-field
+        ``q(z, x_m) q(mu, Lambda) q(pi)``; see the module :mod:`gaussmix._bayesian`): the
+        responsibilities of a row come from the marginal of its observed features, the
+        conjugate updates use the expectations of the missing entries and their conditional
+        covariances, and ``lower_bound_`` includes the entropy of ``q(x_m)``. The
+        initialisation and the default ``mean_prior`` and ``covariance_prior`` see the rows
+        with each NaN replaced by its column's (weighted) observed mean. Scoring and
+        prediction of rows with NaN use their observed features. Arrays in memory only
+        (:meth:`fit` and :meth:`partial_fit`); inf and rows with every entry missing stay
+        errors. Data without NaN gives exactly the fit of ``missing="error"``.
     params : str, default="wmc"
         Which parts the variational updates estimate (hmmlearn's convention): "w" the weights,
         "m" the means, "c" the covariances. A part left out is *known*: its posterior is a
@@ -369,6 +413,7 @@ degrees_of_freedom_prior_, covariance_prior_
         "means_init": [ArrayLike()],
         "precisions_init": [ArrayLike()],
         "params": [Letters("wmc")],
+        "missing": [Options("error", "marginalize")],
     }
 
     def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
@@ -386,7 +431,8 @@ degrees_of_freedom_prior_, covariance_prior_
                  learning_decay: float = 0.7, total_samples: float | None = None,
                  weight_threshold: float = 0.01, weights_init: npt.ArrayLike | None = None,
                  means_init: npt.ArrayLike | None = None,
-                 precisions_init: npt.ArrayLike | None = None, params: str = "wmc"):
+                 precisions_init: npt.ArrayLike | None = None, params: str = "wmc",
+                 missing: str = "error"):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -413,6 +459,7 @@ degrees_of_freedom_prior_, covariance_prior_
         self.means_init = means_init
         self.precisions_init = precisions_init
         self.params = params
+        self.missing = missing
 
     # ------------------------------------------------------------------ data
     def _source(self, X, sample_weight, *, reset: bool):
@@ -422,6 +469,7 @@ degrees_of_freedom_prior_, covariance_prior_
             raise TypeError("BayesianGaussianMixture does not fit dask arrays yet; pass a "
                             "numpy.memmap or a re-iterable of chunks for out-of-core fits.")
         if kind in ("memmap", "chunks"):
+            self._refuse_out_of_core(kind)
             array = isinstance(X, np.ndarray) and X.ndim == 2
             d = X.shape[1] if array else 8
             cs = self.chunk_size or auto_chunk_size(d, self.n_components,
@@ -430,12 +478,51 @@ degrees_of_freedom_prior_, covariance_prior_
                                n_features=None if reset else self.n_features_in_)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                           ensure_min_samples=2 if reset else 1, reset=reset)
-        check_finite(X)
+        self._check_values(X)
         # not normalised: the weights' scale is the data's size, which the prior is weighed
         # against (an integer weight must act exactly like repeated rows)
         w = check_sample_weight(sample_weight, X.shape[0])
         cs = self.chunk_size or auto_chunk_size(X.shape[1], self.n_components, X.dtype.itemsize)
         return ArraySource(X, w, cs)
+
+    def _marginalize(self) -> bool:
+        return getattr(self, "missing", "error") == "marginalize"
+
+    def _refuse_out_of_core(self, kind: str) -> None:
+        if self._marginalize():
+            raise ValueError(f"missing='marginalize' fits arrays in memory; got a {kind} "
+                             "(out-of-core input). Load the data as an array, or use "
+                             "missing='error' for data without NaN.")
+
+    def _check_values(self, X: np.ndarray) -> None:
+        """NaN/inf are errors; with ``missing="marginalize"`` only inf and all-NaN rows."""
+        if self._marginalize() and not np.isfinite(X).all():
+            _missing.check_missing(X)
+        else:
+            check_finite(X)
+
+    def _with_missing(self, source) -> tuple:
+        """``(source the initialisation and default priors see, NaN mask or None)``: the
+        rows mean-imputed when some entries are missing, else ``source`` itself."""
+        if not (self._marginalize() and isinstance(source, ArraySource)):
+            return source, None
+        nan = np.isnan(source.X)
+        if not nan.any():
+            return source, None
+        imputed = ArraySource(_missing.mean_imputed(source.X, source.w), source.w,
+                              source.chunk_size)
+        return imputed, nan
+
+    def _pass_fn(self, source, nan, model, shift, dtype):
+        """The E-pass ``params -> stats``: the fast pass, or with NaN the pass over missingness
+        patterns whose complete rows take the fast pass (see the module docstring)."""
+        prior_diag = self._prior_diag()
+        if nan is None:
+            return lambda p: _vb_pass(source, p, model, shift, dtype, prior_diag)
+        return _missing.MissingPass(
+            source.X, source.w, model, self.reg_covar, source.chunk_size, nan=nan,
+            complete_pass=lambda src, p, sh: _vb_pass(src, p, model, sh, src.dtype,
+                                                      prior_diag))
 
     def _scan(self, source, rng):
         """Shift, dtype, size and the rows the initialisation uses (a coreset out of core)."""
@@ -845,12 +932,14 @@ degrees_of_freedom_prior_, covariance_prior_
         self._check_fixed_inits()
         rng = check_random_state(self.random_state)
         source = self._source(X, sample_weight, reset=True)
-        info = self._scan(source, rng)
+        imputed, nan = self._with_missing(source)
+        info = self._scan(imputed, rng)
         d = info["n_features"]
         self._known(d)  # the fixed parts' shapes, before any work
-        self._check_priors(source, info)
+        self._check_priors(imputed, info)
         model = covariance.get(self.covariance_type)
         shift, dtype = info["shift"], info["dtype"]
+        e_step = self._pass_fn(source, nan, model, shift, dtype)
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
         best = None
@@ -868,7 +957,7 @@ degrees_of_freedom_prior_, covariance_prior_
             for n_iter in range(1, self.max_iter + 1):
                 prev = lower_bound
                 params, c = self._engine_params(st, d)
-                stats = _vb_pass(source, params, model, shift, dtype, self._prior_diag())
+                stats = e_step(params)
                 ent = self._entropy_term(stats, st, c, d)
                 st = self._m_step(stats)
                 lower_bound = self._lower_bound(ent, st, d, stats)
@@ -902,7 +991,7 @@ degrees_of_freedom_prior_, covariance_prior_
         """Validate the parameters and set the priors from ``X`` (no fit)."""
         check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
         self._check_fixed_inits()
-        source = self._source(X, sample_weight, reset=True)
+        source, _ = self._with_missing(self._source(X, sample_weight, reset=True))
         self._init_info = self._scan(source, check_random_state(self.random_state))
         self._known(self._init_info["n_features"])
         self._check_priors(source, self._init_info)
@@ -946,10 +1035,11 @@ degrees_of_freedom_prior_, covariance_prior_
         if not bw > 0:
             raise ValueError("the batch's sample weights are all zero.")
         model = covariance.get(self.covariance_type)
+        imputed, nan = self._with_missing(source)
         if first:
             rng = check_random_state(self.random_state)
-            info = self._scan(source, rng)
-            self._check_priors(source, info)
+            info = self._scan(imputed, rng)
+            self._check_priors(imputed, info)
             seen = bw
             n_total = self.total_samples or seen
             stats = _scaled(self._init_stats(info, rng), n_total / bw)
@@ -963,9 +1053,8 @@ degrees_of_freedom_prior_, covariance_prior_
             svi["seen"] += bw
         n_total = self.total_samples or svi["seen"]
         st = self._state()
-        shift = source.weighted_mean()
         params, c = self._engine_params(st, d)
-        stats = _vb_pass(source, params, model, shift, source.dtype, self._prior_diag())
+        stats = self._pass_fn(source, nan, model, imputed.weighted_mean(), source.dtype)(params)
         scale = n_total / bw
         ent = self._entropy_term(stats, st, c, d) * scale
         svi["t"] += 1  # steps count from 1, so learning_offset=0 makes the first step whole
@@ -1012,12 +1101,20 @@ degrees_of_freedom_prior_, covariance_prior_
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                           reset=False)
-        check_finite(X)
+        self._check_values(X)
         d = X.shape[1]
         params, c = self._engine_params(self._state(), d)
         model = covariance.get(self.covariance_type)
-        lp = model.log_prob(X.astype(np.float64), params.means, params.prec_chol)
-        return lp + self._constants(self._state(), d)
+        const = self._constants(self._state(), d)
+
+        def complete(R):
+            lp = model.log_prob(R.astype(np.float64), params.means, params.prec_chol)
+            return lp + const
+
+        if self._marginalize() and np.isnan(X).any():
+            # the marginal of the E-step's Gaussian over the observed features, plus c_k
+            return _missing.weighted_log_prob(X, params, model, complete, log_weights=const)
+        return complete(X)
 
     def predict_proba(self, X: npt.ArrayLike) -> np.ndarray:
         """Variational responsibilities of each row.
