@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # optional dependencies, imported where they are used
     import gaussmix  # the estimator imports this module: annotations name it through the package
 
 __all__ = ["fit", "coreset", "from_npy", "predict", "predict_proba", "score_samples",
-           "get_client", "LOCAL_SCHEDULERS"]
+           "get_client", "open_blocks", "LOCAL_SCHEDULERS"]
 
 logger = logging.getLogger("gaussmix")
 
@@ -319,11 +319,10 @@ def _merge_scans(a, b, size, k, seed):
             "coreset": cs}
 
 
-def _block_stats(X, w, params, model, shift, dtype, chunk_size, reg_covar):
+def _block_pass(X, w, dtype, chunk_size, fn, args, kwargs):
     X = np.asarray(X, dtype=dtype)
     w = np.ones(len(X)) if w is None else np.asarray(w, dtype=np.float64)
-    return e_pass(ArraySource(X, w, chunk_size), params, model, shift, np.dtype(dtype),
-                  reg_covar=reg_covar)
+    return fn(ArraySource(X, w, chunk_size), *args, **kwargs)
 
 
 def _merge_stats(a, b, level, i):
@@ -356,18 +355,23 @@ def _tree_with(parts, fn, size, k, seeds):
         a, b, size, k, int(seeds[j % len(seeds)])))
 
 
-def fit(estimator: gaussmix.GaussianMixture, X: da.Array,
+def fit(estimator: gaussmix.GaussianMixture | gaussmix.BayesianGaussianMixture, X: da.Array,
         sample_weight: npt.ArrayLike | da.Array | None = None, *,
-        scheduler: str | Client | None = None) -> gaussmix.GaussianMixture:
-    """Fit ``estimator`` (a :class:`gaussmix.GaussianMixture`) by exact EM on a dask array.
+        scheduler: str | Client | None = None
+        ) -> gaussmix.GaussianMixture | gaussmix.BayesianGaussianMixture:
+    """Fit ``estimator`` on a dask array: exact EM, or exact variational inference.
 
     The same as ``estimator.fit(X, sample_weight=sample_weight)``, on the scheduler given here.
-    With ``estimator.coreset_size`` set, the fit is instead on a distributed coreset of that
-    many rows (:func:`coreset`, on the same scheduler), as ``GaussianMixture.fit`` does.
+    A :class:`gaussmix.GaussianMixture` runs EM; with its ``coreset_size`` set, the fit is
+    instead on a distributed coreset of that many rows (:func:`coreset`, on the same
+    scheduler), as ``GaussianMixture.fit`` does. A :class:`gaussmix.BayesianGaussianMixture`
+    runs its coordinate ascent with the variational E-pass mapped over the blocks (the default
+    ``mean_prior`` and ``covariance_prior`` from one more map-reduce pass), initialised on the
+    first pass's coreset.
 
     Parameters
     ----------
-    estimator : GaussianMixture
+    estimator : GaussianMixture or BayesianGaussianMixture
         The estimator to fit, with its constructor parameters.
     X : dask.array.Array of shape (n_samples, n_features)
         Chunked along rows (column chunks are merged).
@@ -383,11 +387,118 @@ def fit(estimator: gaussmix.GaussianMixture, X: da.Array,
 
     Returns
     -------
-    estimator : GaussianMixture
+    estimator : GaussianMixture or BayesianGaussianMixture
         Fitted; its parameters are NumPy arrays.
     """
     _check_scheduler(scheduler)
     return estimator.fit(DaskSource(_rows(X), sample_weight, scheduler=scheduler))
+
+
+class BlockSource(DaskSource):
+    """The row blocks of a dask array on an open scheduler: what a fit's passes map over.
+
+    Made by :func:`open_blocks`, for the duration of one fit. :meth:`scan` is the first,
+    validating pass; :meth:`map_pass` runs any pass ``fn(source, *args) -> SufficientStats``
+    of the engine on every block (as an in-memory :class:`~gaussmix._data.ArraySource`) and
+    merges the statistics in a fixed binary tree, so a pass written for in-memory data (the
+    E-pass of maximum-likelihood EM, the variational E-pass of
+    :class:`~gaussmix.BayesianGaussianMixture`) runs distributed unchanged.
+
+    Attributes
+    ----------
+    n_blocks : int
+        Number of row blocks.
+    chunk_size : int or None
+        Rows per chunk of the pass inside a block (``None``: the pass's default); set by the
+        estimator once the first pass has told it the data's size.
+    """
+
+    def __init__(self, runner: _Runner, X: da.Array, w: da.Array | None, scheduler=None):
+        super().__init__(X, w, scheduler=scheduler)
+        self.runner = runner
+        self.x_blocks, self.w_blocks, self.starts = _blocks(X, w)
+        self.n_blocks = len(self.x_blocks)
+        self.chunk_size: int | None = None
+
+    def scan(self, k: int, rng: np.random.RandomState,
+             coreset_size: int = INIT_CORESET_SIZE) -> dict:
+        """First pass: validate every block, weighted mean, counts, and a coreset of
+        ``coreset_size`` rows (``k`` k-means++ centres) for the initialisation.
+
+        Returns
+        -------
+        info : dict
+            ``n_samples``, ``n_features``, ``dtype``, ``weight``, ``shift`` (weighted mean),
+            ``n_positive`` and ``coreset`` (``(points, weights)``), as
+            :func:`gaussmix._outofcore.scan`.
+        """
+        logger.info("dask fit: %d rows in %d blocks on %s", self.X.shape[0], self.n_blocks,
+                    self.runner)
+        scan = _scan(self.runner, self.x_blocks, self.w_blocks, self.starts, coreset_size, k,
+                     rng)
+        if not scan["weight"] > 0:
+            raise ValueError("all sample weights are zero: at least one row needs a positive "
+                             "weight.")
+        self.dtype = np.dtype(np.float32 if np.dtype(scan["dtype"]) == np.float32
+                              else np.float64)
+        self.n_samples = int(scan["n"])
+        return {"n_samples": self.n_samples, "n_features": self.n_features,
+                "dtype": self.dtype, "weight": scan["weight"],
+                "shift": scan["tot"] / scan["weight"], "n_positive": scan["n_pos"],
+                "coreset": scan["coreset"]}
+
+    def map_pass(self, fn, *args, **kwargs):
+        """``fn(block_source, *args, **kwargs)`` on every block, merged in a fixed tree.
+
+        ``fn`` must be a module-level function (workers import it by reference) returning
+        :class:`~gaussmix._stats.SufficientStats`; each block is served to it as an
+        :class:`~gaussmix._data.ArraySource` in the data's dtype with :attr:`chunk_size`.
+        """
+        from dask import delayed
+
+        cs = self.chunk_size or max(1, max(self.X.chunks[0]))
+        parts = [delayed(_block_pass, pure=True)(x, w, self.dtype.str, cs, fn, args, kwargs)
+                 for x, w in zip(self.x_blocks, self.w_blocks)]
+        return self.runner.compute(_tree(parts, _merge_stats))
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for x, w in zip(self.x_blocks, self.w_blocks):
+            Xc, wc = self.runner.compute((x, w))
+            yield (np.asarray(Xc, dtype=self.dtype),
+                   np.ones(len(Xc)) if wc is None else np.asarray(wc, dtype=np.float64))
+
+
+@contextmanager
+def open_blocks(X: da.Array | DaskSource,
+                sample_weight: npt.ArrayLike | da.Array | None = None, *,
+                scheduler: str | Client | None = None) -> Iterator[BlockSource]:
+    """Open ``scheduler`` for one fit and yield the row blocks of ``X`` on it.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features) or DaskSource
+        The rows (column chunks are merged). A :class:`~gaussmix._data.DaskSource` brings its
+        own sample weights and scheduler.
+    sample_weight : array-like or dask.array.Array of shape (n_samples,), default=None
+        Non-negative row weights (not with a ``DaskSource``).
+    scheduler : None, str or distributed.Client, default=None
+        Where to run, as in :func:`fit`; what is started here is closed on exit.
+
+    Yields
+    ------
+    BlockSource
+        The blocks (persisted in worker memory on a distributed scheduler).
+    """
+    if isinstance(X, DaskSource):
+        if sample_weight is not None:
+            raise ValueError("sample_weight cannot be given with a data source; give it to "
+                             "the source.")
+        X, sample_weight, scheduler = X.X, X.sample_weight, X.scheduler
+    X = _rows(X)
+    w = _weights(sample_weight, X)
+    with _runner(scheduler) as runner:
+        X, w = runner.persist(X), runner.persist(w)
+        yield BlockSource(runner, X, w, scheduler)
 
 
 @contextmanager
@@ -397,32 +508,17 @@ def passes(source: DaskSource, model, k: int, rng, chunk_size, reg_covar: float)
     A context manager (the scheduler it opens lives as long as the fit) yielding
     ``(pass_fn, info)``: ``pass_fn(params) -> SufficientStats`` maps
     :func:`gaussmix._engine.e_pass` over the row blocks and merges their statistics in a fixed
-    tree; ``info`` is the first pass's summary (see :mod:`gaussmix._passfit`).
-    ``chunk_size`` (rows per E-step chunk inside a block) may be a function of ``info``.
+    tree (:meth:`BlockSource.map_pass`); ``info`` is the first pass's summary (see
+    :mod:`gaussmix._passfit`). ``chunk_size`` (rows per E-step chunk inside a block) may be a
+    function of ``info``.
     """
-    from dask import delayed
-
-    X = _rows(source.X)
-    w = _weights(source.sample_weight, X)
-    with _runner(source.scheduler) as runner:
-        X, w = runner.persist(X), runner.persist(w)
-        xb, wb, starts = _blocks(X, w)
-        logger.info("dask fit: %d rows in %d blocks on %s", X.shape[0], len(xb), runner)
-        scan = _scan(runner, xb, wb, starts, INIT_CORESET_SIZE, k, rng)
-        if not scan["weight"] > 0:
-            raise ValueError("all sample weights are zero: at least one row needs a positive "
-                             "weight.")
-        dtype = np.dtype(np.float32 if np.dtype(scan["dtype"]) == np.float32 else np.float64)
-        info = {"n_samples": scan["n"], "n_features": X.shape[1], "dtype": dtype,
-                "weight": scan["weight"], "shift": scan["tot"] / scan["weight"],
-                "n_positive": scan["n_pos"], "coreset": scan["coreset"]}
-        cs = chunk_size(info) if callable(chunk_size) else chunk_size
+    with open_blocks(source) as blocks:
+        info = blocks.scan(k, rng)
+        blocks.chunk_size = chunk_size(info) if callable(chunk_size) else chunk_size
+        shift, dtype = info["shift"], info["dtype"]
 
         def pass_fn(params):
-            parts = [delayed(_block_stats, pure=True)(x, wi, params, model, info["shift"],
-                                                       dtype.str, cs, reg_covar)
-                     for x, wi in zip(xb, wb)]
-            return runner.compute(_tree(parts, _merge_stats))
+            return blocks.map_pass(e_pass, params, model, shift, dtype, reg_covar=reg_covar)
 
         yield pass_fn, info
 
@@ -511,7 +607,7 @@ def _lazy(estimator, X, method: str):
     import dask.array as da
 
     check_is_fitted(estimator)
-    X = _rows(X)
+    X = _rows(X.X if isinstance(X, DaskSource) else X)
     if X.shape[1] != estimator.n_features_in_:
         raise ValueError(f"X has {X.shape[1]} features, but {type(estimator).__name__} is "
                          f"expecting {estimator.n_features_in_} features as input.")
@@ -521,18 +617,21 @@ def _lazy(estimator, X, method: str):
     if method == "score_samples":
         return X.map_blocks(_call, estimator, method, drop_axis=1, dtype=np.float64,
                             meta=np.empty((0,), dtype=np.float64))
-    # a noise component adds a last column (GaussianMixture(noise=True))
-    k = estimator.n_components + int(getattr(estimator, "noise_volume_", None) is not None)
-    return X.map_blocks(_call, estimator, method, chunks=(X.chunks[0], (k,)), dtype=X.dtype,
-                        meta=np.empty((0, k), dtype=X.dtype))
+    # the estimator says its dtype (GaussianMixture keeps X's, a variational fit gives
+    # float64) and columns (a noise component adds one, GaussianMixture(noise=True))
+    probe = getattr(estimator, method)(np.asarray(estimator.means_[:1], dtype=X.dtype))
+    k, dtype = probe.shape[1], probe.dtype
+    return X.map_blocks(_call, estimator, method, chunks=(X.chunks[0], (k,)), dtype=dtype,
+                        meta=np.empty((0, k), dtype=dtype))
 
 
-def predict(estimator: gaussmix.GaussianMixture, X: da.Array) -> da.Array:
-    """Lazy :meth:`GaussianMixture.predict` on a dask array.
+def predict(estimator: gaussmix.GaussianMixture | gaussmix.BayesianGaussianMixture,
+            X: da.Array) -> da.Array:
+    """Lazy ``estimator.predict`` on a dask array.
 
     Parameters
     ----------
-    estimator : GaussianMixture
+    estimator : GaussianMixture or BayesianGaussianMixture
         A fitted mixture.
     X : dask.array.Array of shape (n_samples, n_features)
         The rows to label.
@@ -545,12 +644,13 @@ def predict(estimator: gaussmix.GaussianMixture, X: da.Array) -> da.Array:
     return _lazy(estimator, X, "predict")
 
 
-def predict_proba(estimator: gaussmix.GaussianMixture, X: da.Array) -> da.Array:
-    """Lazy :meth:`GaussianMixture.predict_proba` on a dask array.
+def predict_proba(estimator: gaussmix.GaussianMixture | gaussmix.BayesianGaussianMixture,
+                  X: da.Array) -> da.Array:
+    """Lazy ``estimator.predict_proba`` on a dask array.
 
     Parameters
     ----------
-    estimator : GaussianMixture
+    estimator : GaussianMixture or BayesianGaussianMixture
         A fitted mixture.
     X : dask.array.Array of shape (n_samples, n_features)
         The rows to score.
@@ -563,12 +663,13 @@ def predict_proba(estimator: gaussmix.GaussianMixture, X: da.Array) -> da.Array:
     return _lazy(estimator, X, "predict_proba")
 
 
-def score_samples(estimator: gaussmix.GaussianMixture, X: da.Array) -> da.Array:
-    """Lazy :meth:`GaussianMixture.score_samples` on a dask array.
+def score_samples(estimator: gaussmix.GaussianMixture | gaussmix.BayesianGaussianMixture,
+                  X: da.Array) -> da.Array:
+    """Lazy ``estimator.score_samples`` on a dask array.
 
     Parameters
     ----------
-    estimator : GaussianMixture
+    estimator : GaussianMixture or BayesianGaussianMixture
         A fitted mixture.
     X : dask.array.Array of shape (n_samples, n_features)
         The rows to score.
