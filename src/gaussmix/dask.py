@@ -319,7 +319,7 @@ def _merge_scans(a, b, size, k, seed):
             "coreset": cs}
 
 
-def _block_pass(X, w, dtype, chunk_size, fn, args, kwargs):
+def _block_stats(X, w, dtype, chunk_size, fn, args, kwargs):
     X = np.asarray(X, dtype=dtype)
     w = np.ones(len(X)) if w is None else np.asarray(w, dtype=np.float64)
     return fn(ArraySource(X, w, chunk_size), *args, **kwargs)
@@ -457,7 +457,7 @@ class BlockSource(DaskSource):
         from dask import delayed
 
         cs = self.chunk_size or max(1, max(self.X.chunks[0]))
-        parts = [delayed(_block_pass, pure=True)(x, w, self.dtype.str, cs, fn, args, kwargs)
+        parts = [delayed(_block_stats, pure=True)(x, w, self.dtype.str, cs, fn, args, kwargs)
                  for x, w in zip(self.x_blocks, self.w_blocks)]
         return self.runner.compute(_tree(parts, _merge_stats))
 
