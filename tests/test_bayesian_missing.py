@@ -61,6 +61,7 @@ def test_lower_bound_monotone_with_missing(planted, rng, cov, prior):
     assert lb[-1] - lb[0] > 1.0  # it actually moved
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("cov", COV)
 def test_no_nan_is_bit_identical(planted, cov):
     X = planted[0]
