@@ -184,12 +184,10 @@ def test_bad_parameters_named(data, params, match):
         BayesianGaussianMixture(n_components=2, **params).fit(data)
 
 
-def test_zero_weights_and_dask_refused(data):
+def test_zero_weights_refused(data):
+    # (dask arrays are fitted since gaussmix.dask maps the passes: tests/test_bayesian_dask.py)
     with pytest.raises(ValueError, match="weight"):
         BayesianGaussianMixture(n_components=2).fit(data, sample_weight=np.zeros(len(data)))
-    da = pytest.importorskip("dask.array")
-    with pytest.raises(TypeError, match="dask"):
-        BayesianGaussianMixture(n_components=2).fit(da.from_array(data, chunks=100))
 
 
 def test_fast_pass_used_with_pruned_components_and_equals_reference(data, monkeypatch):

@@ -94,7 +94,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _io, _missing, covariance
-from ._data import ArraySource, ChunkSource, auto_chunk_size, data_kind
+from ._data import ArraySource, ChunkSource, DaskSource, auto_chunk_size, data_kind
 from . import _fast
 from ._engine import Fixed, e_pass, e_pass_reference
 from ._kernels import logsumexp_rows
@@ -233,6 +233,12 @@ def _vb_resolved(stats: SufficientStats, shift: np.ndarray, prior_diag: np.ndarr
 def _vb_pass(source, params: Params, model, shift: np.ndarray, dtype,
              prior_diag: np.ndarray) -> SufficientStats:
     """The engine's E-pass with the variational accuracy test (:func:`_vb_resolved`)."""
+    if hasattr(source, "map_pass"):
+        # dask blocks (gaussmix.dask.BlockSource): this pass on every block, merged. The
+        # errors of the blocks add up, so each block is held to its share of the prior's
+        # scale; the components' own variances scale with their mass in the block anyway.
+        return source.map_pass(_vb_pass, params, model, shift, dtype,
+                               prior_diag / source.n_blocks)
     pool = getattr(source, "workspace_pool", None)
     if pool is None:
         pool = _fast.WorkspacePool()
@@ -463,11 +469,23 @@ degrees_of_freedom_prior_, covariance_prior_
 
     # ------------------------------------------------------------------ data
     def _source(self, X, sample_weight, *, reset: bool):
-        """An :class:`ArraySource` (validated whole) or a :class:`ChunkSource` (out of core)."""
+        """An :class:`ArraySource` (validated whole), a :class:`ChunkSource` (out of core) or
+        a :class:`DaskSource` (row blocks on a scheduler, opened by :meth:`fit`)."""
         kind = data_kind(X)
         if kind == "dask":
-            raise TypeError("BayesianGaussianMixture does not fit dask arrays yet; pass a "
-                            "numpy.memmap or a re-iterable of chunks for out-of-core fits.")
+            self._refuse_out_of_core("dask array")
+            if isinstance(X, DaskSource):
+                if sample_weight is not None:
+                    raise ValueError("sample_weight cannot be given with a data source; give "
+                                     "it to the source.")
+                source = X
+            else:
+                source = DaskSource(X, sample_weight)
+            if not reset and source.n_features != self.n_features_in_:
+                raise ValueError(f"X has {source.n_features} features, but "
+                                 f"{type(self).__name__} is expecting {self.n_features_in_} "
+                                 "features as input.")
+            return source
         if kind in ("memmap", "chunks"):
             self._refuse_out_of_core(kind)
             array = isinstance(X, np.ndarray) and X.ndim == 2
@@ -534,14 +552,22 @@ degrees_of_freedom_prior_, covariance_prior_
                                  "weight).")
             return {"shift": source.weighted_mean(), "dtype": source.dtype,
                     "n_features": source.n_features, "init_source": source}
-        from ._outofcore import scan
-        info = scan(source, self.n_components, rng)
+        if source.kind == "dask":
+            if not hasattr(source, "scan"):
+                raise TypeError("a dask array is read by fit (or gaussmix.dask.fit), which "
+                                "opens its scheduler for the passes.")
+            info = source.scan(self.n_components, rng)
+        else:
+            from ._outofcore import scan
+            info = scan(source, self.n_components, rng)
         if info["n_positive"] < self.n_components:
             raise ValueError(f"Expected n_samples >= n_components but got n_components = "
                              f"{self.n_components}, n_samples = {info['n_positive']}.")
         cs = self.chunk_size or auto_chunk_size(info["n_features"], self.n_components,
                                                 info["dtype"].itemsize)
         info["init_source"] = coreset_source(info, cs)
+        if source.kind == "dask":
+            source.chunk_size = cs  # rows per chunk of the passes inside a block
         self.n_features_in_ = info["n_features"]
         self.__dict__.pop("feature_names_in_", None)
         return info
@@ -550,7 +576,10 @@ degrees_of_freedom_prior_, covariance_prior_
         """One-component statistics of all rows: weighted mean and centred scatter."""
         d = info["n_features"]
         p = Params(np.ones(1), info["shift"][None].copy(), np.eye(d)[None], np.eye(d)[None])
-        return e_pass(source, p, covariance.get("full"), info["shift"], info["dtype"], 0)
+        args = (p, covariance.get("full"), info["shift"], info["dtype"], 0)
+        if hasattr(source, "map_pass"):  # dask blocks: the same pass on each, merged
+            return source.map_pass(e_pass, *args)
+        return e_pass(source, *args)
 
     # ------------------------------------------------------------------ priors
     def _check_priors(self, source, info):
@@ -897,16 +926,20 @@ degrees_of_freedom_prior_, covariance_prior_
             float32 input is computed in float32. A memory map or a re-iterable of 2-D
             arrays (or ``(X, sample_weight)`` pairs) is read chunk by chunk on every
             iteration; its initialisation is computed on a coreset built in the first pass.
+            A :class:`dask.array.Array` is fitted on the active dask scheduler, each pass
+            mapped over its row blocks and merged (:mod:`gaussmix.dask`; initialised on a
+            coreset of the blocks as well).
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights; an integer weight acts exactly like repeating the row (the
-            data's total weight is weighed against the prior, so weights are not rescaled).
+            Non-negative weights (a dask array with a dask ``X``); an integer weight acts
+            exactly like repeating the row (the data's total weight is weighed against the
+            prior, so weights are not rescaled).
 
         Returns
         -------
         self : BayesianGaussianMixture
         """
-        self._fit(X, sample_weight)
+        self._fit_data(X, sample_weight)
         return self
 
     def fit_predict(self, X: npt.ArrayLike, y: None = None,
@@ -924,8 +957,18 @@ degrees_of_freedom_prior_, covariance_prior_
         -------
         labels : ndarray of shape (n_samples,)
         """
-        self._fit(X, sample_weight)
+        self._fit_data(X, sample_weight)
         return self.predict(X)
+
+    def _fit_data(self, X, sample_weight) -> None:
+        """:meth:`_fit`; a dask array's scheduler is opened for the fit by
+        :func:`gaussmix.dask.open_blocks`, whose blocks the passes are mapped over."""
+        if data_kind(X) == "dask" and not hasattr(X, "map_pass"):
+            from .dask import open_blocks
+            with open_blocks(X, sample_weight) as blocks:
+                self._fit(blocks, None)
+            return
+        self._fit(X, sample_weight)
 
     def _fit(self, X, sample_weight, init_resp=None):
         check_params(type(self).__name__, self.get_params(deep=False), self._parameter_table)
@@ -1127,6 +1170,9 @@ degrees_of_freedom_prior_, covariance_prior_
         -------
         resp : ndarray of shape (n_samples, n_components)
         """
+        if data_kind(X) == "dask":  # a lazy dask array, block by block
+            from .dask import predict_proba
+            return predict_proba(self, X)
         _, resp = logsumexp_rows(self._weighted_log_prob(X), out_resp=True)
         return resp
 
@@ -1141,6 +1187,9 @@ degrees_of_freedom_prior_, covariance_prior_
         -------
         labels : ndarray of shape (n_samples,)
         """
+        if data_kind(X) == "dask":  # a lazy dask array, block by block
+            from .dask import predict
+            return predict(self, X)
         return self._weighted_log_prob(X).argmax(axis=1)
 
     def score_samples(self, X: npt.ArrayLike) -> np.ndarray:
@@ -1155,6 +1204,9 @@ degrees_of_freedom_prior_, covariance_prior_
         -------
         scores : ndarray of shape (n_samples,)
         """
+        if data_kind(X) == "dask":  # a lazy dask array, block by block
+            from .dask import score_samples
+            return score_samples(self, X)
         return logsumexp_rows(self._weighted_log_prob(X))
 
     def score(self, X: npt.ArrayLike, y: None = None,

@@ -21,6 +21,12 @@ the same initialisation up to floating-point summation order, and does not depen
 worker computed what: when a worker dies, the scheduler recomputes its blocks and tasks from the
 graph and the fixed reduction tree gives bit-identical statistics.
 
+**Variational fits.** ``BayesianGaussianMixture.fit`` accepts a dask array too: its
+variational E-pass (a Gaussian log-density plus per-component constants) is mapped over the
+blocks the same way (:meth:`BlockSource.map_pass`), as is the pass giving the default priors;
+the conjugate M-step needs only the merged statistics. The result equals the in-memory fit
+from the same starting posterior up to summation order.
+
 **Initialisation.** The first pass validates every block (a block containing NaN or inf fails
 with an error naming the block and its rows), computes the weighted mean, and builds a
 coreset of each block; the block coresets are merged and reduced, and ``init_params`` runs on
