@@ -106,7 +106,8 @@ from ._sampling import distinct_rows, row_uniforms
 from ._stats import SufficientStats
 from ._typing import INIT_PARAMS
 from ._validation import (ArrayLike, Interval, Kinds, Letters, Options, check_finite,
-                          check_params, check_sample_weight)
+                          check_means_init, check_params, check_sample_weight,
+                          check_weights_init)
 from ._init import _stats_from_points, stats_from_labels, stats_from_resp
 
 if TYPE_CHECKING:
@@ -678,21 +679,9 @@ degrees_of_freedom_prior_, covariance_prior_
         k = self.n_components
         out = {}
         if "w" not in params:
-            w = np.asarray(self.weights_init, dtype=np.float64)
-            if w.shape != (k,):
-                raise ValueError(f"'weights_init' must have shape ({k},), got {w.shape}.")
-            if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w > 1):
-                raise ValueError("'weights_init' must be finite and in the range [0, 1].")
-            if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-                raise ValueError(f"'weights_init' must sum to 1; it sums to {w.sum():.6f}.")
-            out["w"] = w.copy()
+            out["w"] = check_weights_init(self.weights_init, k)
         if "m" not in params:
-            m = np.asarray(self.means_init, dtype=np.float64)
-            if m.shape != (k, d):
-                raise ValueError(f"'means_init' must have shape ({k}, {d}), got {m.shape}.")
-            if not np.all(np.isfinite(m)):
-                raise ValueError("'means_init' contains NaN or inf values.")
-            out["m"] = m.copy()
+            out["m"] = check_means_init(self.means_init, k, d)
         if "c" not in params:
             model = covariance.get(self.covariance_type)
             prec = np.array(model.validate(self.precisions_init, k, d, "precisions_init"),

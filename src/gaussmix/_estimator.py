@@ -26,7 +26,8 @@ from ._passfit import check_enough_rows, coreset_source
 from ._kernels import far_log_resp, log_mahalanobis_sq, log_resp_rows, logsumexp_rows
 from ._typing import INIT_PARAMS, CovarianceType, DataLike, InitParams, RandomStateLike
 from ._validation import (ArrayLike, Interval, Kinds, Letters, Options, check_finite,
-                          check_fit_range, check_params, check_sample_weight)
+                          check_fit_range, check_means_init, check_params, check_sample_weight,
+                          check_weights_init)
 
 _RANDOM_STATE = Kinds(None, numbers.Integral, np.random.RandomState,
                       label="None, an int or a numpy.random.RandomState")
@@ -247,21 +248,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         k = self.n_components
         out = {}
         if self.weights_init is not None:
-            w = np.asarray(self.weights_init, dtype=np.float64)
-            if w.shape != (k,):
-                raise ValueError(f"'weights_init' must have shape ({k},), got {w.shape}.")
-            if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w > 1):
-                raise ValueError("'weights_init' must be finite and in the range [0, 1].")
-            if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-                raise ValueError(f"'weights_init' must sum to 1; it sums to {w.sum():.6f}.")
-            out["weights_init"] = w
+            out["weights_init"] = check_weights_init(self.weights_init, k)
         if self.means_init is not None:
-            m = np.asarray(self.means_init, dtype=np.float64)
-            if m.shape != (k, d):
-                raise ValueError(f"'means_init' must have shape ({k}, {d}), got {m.shape}.")
-            if not np.all(np.isfinite(m)):
-                raise ValueError("'means_init' contains NaN or inf values.")
-            out["means_init"] = m
+            out["means_init"] = check_means_init(self.means_init, k, d)
         if self.precisions_init is not None:
             out["precisions_init"] = model.validate(self.precisions_init, k, d, "precisions_init")
         return out

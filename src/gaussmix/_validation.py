@@ -157,6 +157,29 @@ def check_fit_range(X: np.ndarray, name: str = "X", block_rows: int = 65536) -> 
             f"e.g. divide by {10.0 ** np.ceil(np.log10(top / 1e3)):.0e}, before fitting{hint}.")
 
 
+
+def check_weights_init(weights, k: int) -> np.ndarray:
+    """``weights_init`` as a float64 probability vector of shape ``(k,)``; a clear error
+    otherwise (shape, non-finite or out-of-range entries, a sum other than 1)."""
+    w = np.array(weights, dtype=np.float64)
+    if w.shape != (k,):
+        raise ValueError(f"'weights_init' must have shape ({k},), got {w.shape}.")
+    if not np.all(np.isfinite(w)) or np.any(w < 0) or np.any(w > 1):
+        raise ValueError("'weights_init' must be finite and in the range [0, 1].")
+    if not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
+        raise ValueError(f"'weights_init' must sum to 1; it sums to {w.sum():.6f}.")
+    return w
+
+
+def check_means_init(means, k: int, d: int) -> np.ndarray:
+    """``means_init`` as a finite float64 array of shape ``(k, d)``; a clear error otherwise."""
+    m = np.array(means, dtype=np.float64)
+    if m.shape != (k, d):
+        raise ValueError(f"'means_init' must have shape ({k}, {d}), got {m.shape}.")
+    if not np.all(np.isfinite(m)):
+        raise ValueError("'means_init' contains NaN or inf values.")
+    return m
+
 def check_sample_weight(sample_weight, n_samples: int, dtype=np.float64, *,
                         normalize: bool = False) -> np.ndarray:
     """Validated sample weights (n_samples,) in ``dtype``; ``None`` means all ones.
