@@ -1,4 +1,6 @@
 """Shared fixtures: a seeded random generator and small synthetic data sets."""
+import os
+
 import numpy as np
 import pytest
 
@@ -48,3 +50,36 @@ def blobs(rng):
 def make_blobs_fixture():
     """The blob generator itself: ``make_blobs(rng, n_per=(...), d=..., spread=...)``."""
     return _make_blobs
+
+
+def _local_cluster_client(set_as_default: bool):
+    """A real ``distributed.LocalCluster`` (2 worker processes, 1 thread each) and its client;
+    the workers import gaussmix from this checkout."""
+    import distributed
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = src + (os.pathsep + old if old else "")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    c = distributed.Client(cluster, set_as_default=set_as_default)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A client of a real 2-process LocalCluster, set as the default client."""
+    yield from _local_cluster_client(True)
+
+
+@pytest.fixture(scope="module")
+def dask_client_not_default():
+    """A client of a real 2-process LocalCluster, not set as the default client."""
+    yield from _local_cluster_client(False)

@@ -7,7 +7,6 @@ Runs on a real ``distributed.LocalCluster`` (2 worker processes, 1 thread each) 
 threaded scheduler.
 """
 import copy
-import os
 
 import numpy as np
 import pytest
@@ -26,21 +25,8 @@ STATE = ("weights_", "means_", "covariances_", "precisions_cholesky_", "mean_pre
 
 
 @pytest.fixture(scope="module")
-def client():
-    # worker processes must import gaussmix from this checkout
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = src + (os.pathsep + old if old else "")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    c = distributed.Client(cluster, set_as_default=False)
-    yield c
-    c.close()
-    cluster.close()
-    if old is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = old
+def client(dask_client_not_default):
+    return dask_client_not_default
 
 
 @pytest.fixture

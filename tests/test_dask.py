@@ -16,21 +16,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 
 @pytest.fixture(scope="module")
-def client():
-    # worker processes must import gaussmix from this checkout
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-    old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = src + (os.pathsep + old if old else "")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    c = distributed.Client(cluster)
-    yield c
-    c.close()
-    cluster.close()
-    if old is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = old
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture
