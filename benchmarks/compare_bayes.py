@@ -81,7 +81,7 @@ def interleaved_iterations(X, resp, kw, n_iter):
         stats = _vb_pass(source, params, model, shift, X.dtype, est._prior_diag())
         ent = est._entropy_term(stats, st, c, d)
         st = est._m_step(stats)
-        lb_gm.append(est._lower_bound(ent, st, d))
+        lb_gm.append(est._lower_bound(ent, st, d, stats))
         t_gm.append(time.perf_counter() - t0)
     # the first gaussmix iteration allocates the workspaces: excluded, as in benchmarks.compare
     return (float(np.median(t_sk)), lb_sk,
