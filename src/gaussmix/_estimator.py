@@ -303,7 +303,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         recorded unless ``fitted``; the weights are normalised); a memory map or a re-iterable
         of chunks is validated chunk by chunk on the first pass; a dask array on its blocks.
         """
+        marginalize = getattr(self, "missing", "error") == "marginalize"
         if isinstance(X, (DaskSource, ChunkSource)):
+            if marginalize:
+                _missing.refuse_out_of_core("data source")
             if sample_weight is not None:
                 raise ValueError("sample_weight cannot be given with a data source; give it to "
                                  "the source.")
@@ -314,6 +317,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if isinstance(X, ArraySource):
             X, sample_weight = X.X, (X.w if sample_weight is None else sample_weight)
         kind = data_kind(X)
+        if marginalize and kind in ("dask", "memmap", "chunks"):
+            _missing.refuse_out_of_core({"dask": "dask array", "memmap": "memory map",
+                                         "chunks": "re-iterable of chunks"}[kind])
         if kind == "dask":
             return DaskSource(X, sample_weight)
         if kind in ("memmap", "chunks"):

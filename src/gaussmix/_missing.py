@@ -269,3 +269,11 @@ def impute(X: np.ndarray, params: Params, model, method: str, rng) -> np.ndarray
                     fill[sel] += rng.standard_normal((int(sel.sum()), len(pat.m))) @ root.T
             X[np.ix_(rows, pat.m)] = fill
     return X
+
+
+def refuse_out_of_core(kind: str) -> None:
+    """The error for ``missing="marginalize"`` with out-of-core input (``kind``: a memory map,
+    a re-iterable of chunks, a dask array): the pattern grouping needs the rows in memory."""
+    raise ValueError(f"missing='marginalize' fits arrays in memory; got a {kind} "
+                     "(out-of-core input). Load the data as an array, or use "
+                     "missing='error' for data without NaN.")
