@@ -229,6 +229,29 @@ def test_selector_in_pipeline(rng):
     assert pipe[-1].n_components_ == 3
 
 
+def test_selector_forwards_prior_and_noise(rng):
+    X = _full_mixture(rng, 100)
+    grid = dict(n_components=(2, 3), covariance_types=("VVV", "EEE"), random_state=0,
+                validation_fraction=None)
+    sel = GaussianMixtureSelector(prior="conjugate", **grid).fit(X)
+    res = select(X, grid["n_components"], grid["covariance_types"], random_state=0,
+                 validation_fraction=None, prior="conjugate")
+    assert sel.best_estimator_.prior == "conjugate"
+    assert (sel.n_components_, sel.covariance_type_) == (res.best_params_["n_components"],
+                                                         res.best_params_["covariance_type"])
+    np.testing.assert_allclose(sel.best_estimator_.means_, res.best_estimator_.means_)
+    # a uniform noise component over planted clutter: the selected model predicts -1 for it
+    box = rng.uniform(X.min(axis=0) - 5, X.max(axis=0) + 5, size=(40, 2))
+    Xn = np.vstack([X, box])
+    noisy = GaussianMixtureSelector(noise=True, **grid).fit(Xn)
+    assert noisy.best_estimator_.noise_weight_ > 0
+    assert (noisy.predict(Xn) == -1).sum() > 0
+    assert clone(noisy).get_params()["noise"] is True
+    with pytest.raises(ValueError, match="VEE"):
+        GaussianMixtureSelector(prior="conjugate", n_components=(2,),
+                                covariance_types=("VEE",)).fit(X)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_selector_sklearn_conventions():
     from sklearn.utils.estimator_checks import check_estimator

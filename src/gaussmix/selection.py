@@ -684,6 +684,11 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
     missing : {"error", "marginalize"}, default="error"
         What NaN in ``X`` means, in fitting and in every method: "marginalize" treats it as a
         missing entry (see :func:`select` and :class:`~gaussmix.GaussianMixture`).
+    prior : {"conjugate"}, ConjugatePrior or None, default=None
+        MAP EM with mclust's conjugate prior in every cell (see :func:`select`).
+    noise : bool, default=False
+        A uniform noise component in every cell, one :func:`gaussmix.nn_clutter` guess for the
+        whole grid (see :func:`select`); the selected model then predicts -1 for noise.
 
     Attributes
     ----------
@@ -719,7 +724,8 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
                  n_init: int = 1, validation_fraction: float = 0.2,
                  init_params: InitParams = "kmeans", tol: float = 1e-3, reg_covar: float = 1e-6,
                  max_iter: int = 100, n_jobs: int | None = None,
-                 random_state: RandomStateLike = None, missing: str = "error") -> None:
+                 random_state: RandomStateLike = None, missing: str = "error",
+                 prior: str | ConjugatePrior | None = None, noise: bool = False) -> None:
         self.n_components = n_components
         self.covariance_types = covariance_types
         self.criterion = criterion
@@ -732,6 +738,8 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.missing = missing
+        self.prior = prior
+        self.noise = noise
 
     def fit(self, X: npt.ArrayLike, y: object = None,
             sample_weight: npt.ArrayLike | None = None) -> GaussianMixtureSelector:
@@ -757,7 +765,7 @@ class GaussianMixtureSelector(DensityMixin, BaseEstimator):
             sample_weight=sample_weight, n_jobs=self.n_jobs, random_state=self.random_state,
             validation_fraction=self.validation_fraction, init_params=self.init_params,
             tol=self.tol, reg_covar=self.reg_covar, max_iter=self.max_iter,
-            missing=self.missing)
+            missing=self.missing, prior=self.prior, noise=self.noise)
         self.best_estimator_ = self.selection_.best_estimator_
         self.n_components_ = self.selection_.best_params_["n_components"]
         self.covariance_type_ = self.selection_.best_params_["covariance_type"]
