@@ -174,7 +174,7 @@ def test_sklearn_round_trip(data):
 
 @pytest.mark.parametrize("params, match", [
     ({"learning_decay": 0.4}, "learning_decay"),
-    ({"covariance_type": "VVV"}, "covariance_type"),
+    ({"covariance_type": "VEV"}, "covariance_type"),
     ({"weight_concentration_prior": -1.0}, "weight_concentration_prior"),
     ({"covariance_prior": np.eye(2)}, "full covariance_prior"),
     ({"mean_prior": [0.0, 1.0]}, "shape"),

@@ -65,6 +65,42 @@ P (x - m)])`` equals ``sum_n r (log rho - H[q(x_m | z)])``, so ``-sum r log r`` 
 the entropy of ``q(z, x_m)``, and the bound stays the full ELBO of the model with missing
 entries (monotone over iterations). Without NaN nothing changes, bit for bit.
 
+Shared spherical and diagonal precisions (EII, EEI)
+---------------------------------------------------
+mclust's "EII" (``Sigma_k = sigma^2 I``) and "EEI" (``Sigma_k = diag(sigma_1^2 .. sigma_d^2)``)
+share one precision among the components, ``Lambda = tau I`` or ``diag(tau_1 .. tau_d)``, with
+independent Gamma priors and ``mu_k | Lambda ~ N(m_0, (beta_0 Lambda)^-1)``. The posterior is
+``q(Lambda) prod_k N(mu_k | m_k, (beta_k Lambda)^-1)`` with the usual ``beta_k``, ``m_k`` and,
+in scikit-learn's units of the per-component types ("spherical", "diag": ``nu`` counts rows
+and ``covariances_ = (nu_0 W_0^-1 + scatter) / nu`` per feature), pooled over the components:
+
+    nu = nu_0 + N,   N = sum_k N_k (the data's total weight)
+    EEI: tau_j ~ Gamma(a = nu/2, b_j = nu sigma_j^2 / 2),
+         nu sigma_j^2 = c_0j + sum_k [S_kjj + N_k reg + beta_0 N_k / beta_k (xbar_kj - m_0j)^2]
+    EII: tau ~ Gamma(a = d nu/2, b = d nu sigma^2 / 2),  nu sigma^2 = the EEI sum averaged over j
+
+(``c_0`` is ``covariance_prior``, the prior is ``Gamma(nu_0/2, c_0j/2)`` per feature for EEI
+and ``Gamma(d nu_0/2, d c_0/2)`` for EII: its mean ``E[tau] = nu_0 / c_0`` is that of
+scikit-learn's "spherical"; ``N d / 2`` is the shape the data add, one half per row and
+feature). ``covariances_ = sigma^2 = b / a = E[tau]^-1``, repeated in the shapes of "spherical"
+(k,) and "diag" (k, d) (the registry's storage of EII and EEI), and ``degrees_of_freedom_``
+holds ``nu`` repeated. ``reg_covar`` adds ``N reg / 2`` to each rate: with the total weight
+fixed, a constant shift of the prior's rate, so the bound stays an exact, monotone ELBO.
+
+The E-step's constant uses ``E[log tau_j] - log E[tau_j] = digamma(a) - log a``:
+
+    c_k = E[log pi_k] + d/2 (digamma(a) - log a) - d/(2 beta_k).
+
+The bound after the M-step is, with constants dropped as in scikit-learn (``d/2 log 2 pi``
+per unit weight, the priors' normalisers),
+
+    -sum w r log r - log C(weights) + sum_j (log Gamma(a) - a log b_j) - d/2 sum_k log beta_k
+
+(one term for EII): the ``beta_0`` and Gamma-prior factors of the mean prior and the posterior
+cancel except these; the shared Gamma's normaliser is counted once, for the mixture (unlike
+scikit-learn's "tied", which counts its Wishart ``n_components`` times). It is checked
+against the ELBO computed from its definition in ``tests/test_bayesian_shared.py``.
+
 Stochastic variational inference
 --------------------------------
 The posterior's natural parameters are linear in the expected statistics ``(nk, sum r x,
@@ -188,12 +224,63 @@ def _trace_spherical(P, S, diff):
     return P * S.sum(axis=1) + P * (diff ** 2).sum(axis=1)
 
 
+def _gamma_eii(nk, xk, S, reg, beta, p):
+    # one precision tau ~ Gamma(a, b) for every component and feature, in scikit-learn's
+    # "spherical" units pooled over the components: nu = nu_0 + N and
+    # nu sigma^2 = c_0 + (sum_k tr S_k + N d reg + beta_0 sum_k nk/beta_k |xbar_k - m_0|^2) / d,
+    # i.e. a = d nu / 2, b = d nu sigma^2 / 2 (see "Shared spherical and diagonal precisions")
+    d = xk.shape[1]
+    k = len(nk)
+    n = nk.sum()
+    dof = p["dof"] + n
+    diff = xk - p["mean"]
+    total = p["cov"] + (S.sum() + n * d * reg
+                        + p["beta"] * np.sum((nk / beta) * np.sum(diff ** 2, axis=1))) / d
+    return np.full(k, dof), np.full(k, total / dof)
+
+
+def _gamma_eei(nk, xk, S, reg, beta, p):
+    # d precisions tau_j ~ Gamma(nu / 2, nu sigma_j^2 / 2) shared by the components: the
+    # "diag" update with the statistics pooled over the components
+    k = len(nk)
+    n = nk.sum()
+    dof = p["dof"] + n
+    diff = xk - p["mean"]
+    total = (p["cov"] + S.sum(axis=0) + n * reg
+             + p["beta"] * np.sum((nk / beta)[:, None] * diff ** 2, axis=0))
+    return np.full(k, dof), np.tile(total / dof, (k, 1))
+
+
+def _gamma_shape_eii(dof, d):
+    return 0.5 * d * dof
+
+
+def _gamma_shape_eei(dof, d):
+    return 0.5 * dof
+
+
 _VB = {
     "full": (_wishart_full, _trace_full),
     "tied": (_wishart_tied, _trace_tied),
     "diag": (_wishart_diag, _trace_diag),
     "spherical": (_wishart_spherical, _trace_spherical),
+    "EII": (_gamma_eii, _trace_spherical),
+    "EEI": (_gamma_eei, _trace_diag),
 }
+#: The shared Gamma precisions: the shape ``a`` of each Gamma from ``nu`` (the stored
+#: ``degrees_of_freedom_``); EII has one Gamma, EEI one per feature.
+_GAMMA = {"EII": _gamma_shape_eii, "EEI": _gamma_shape_eei}
+#: Accepted ``covariance_type`` values: scikit-learn's four, mclust's names of them (aliases
+#: resolved by the covariance registry) and the shared spherical and diagonal structures.
+_COV_TYPES = ("full", "tied", "diag", "spherical", "VVV", "EEE", "VVI", "VII", "EII", "EEI")
+#: The scikit-learn type whose fitted attributes have the same shapes (for its sampler).
+_SKLEARN_STORAGE = {"full": "full", "tied": "tied", "diag": "diag", "spherical": "spherical",
+                    "EII": "spherical", "EEI": "diag"}
+
+
+def _canonical(covariance_type: str) -> str:
+    """The registry's own name of ``covariance_type`` (``"VVV"`` -> ``"full"``)."""
+    return covariance.get(str(covariance_type)).name
 
 
 def _scaled(stats: SufficientStats, a: float) -> SufficientStats:
@@ -260,7 +347,8 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
 
     A drop-in for :class:`sklearn.mixture.BayesianGaussianMixture`: the same parameters,
     defaults, fitted attributes and lower bound, for the ``"full"``, ``"tied"``, ``"diag"``
-    and ``"spherical"`` covariance types. In addition: ``sample_weight`` (an integer weight
+    and ``"spherical"`` covariance types (or mclust's names of them). In addition: mclust's
+    shared structures ``"EII"`` and ``"EEI"``, ``sample_weight`` (an integer weight
     acts like repeating the row, through the initialisation too), float32 input computed in
     float32, memory maps and re-iterables of chunks fitted out of core, :meth:`partial_fit` by
     stochastic variational inference, ``effective_n_components_``, and
@@ -270,7 +358,15 @@ class BayesianGaussianMixture(DensityMixin, BaseEstimator):
     ----------
     n_components : int, default=1
         Upper bound on the number of components; the posterior prunes the superfluous ones.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default="full"
+    covariance_type : {"full", "tied", "diag", "spherical", "VVV", "EEE", "VVI", "VII", \
+"EII", "EEI"}, default="full"
+        scikit-learn's four types, or mclust's names of them ("VVV" is "full", "EEE"
+        "tied", "VVI" "diag", "VII" "spherical": the same fits, bit for bit), or the shared
+        structures "EII" (one variance ``sigma^2 I`` for every component) and "EEI" (one
+        diagonal covariance for every component), whose precisions have Gamma posteriors
+        shared by the components (see the module :mod:`gaussmix._bayesian`). Their fitted
+        attributes have the shapes of "spherical" and "diag" (rows repeated) and
+        ``covariance_prior`` the shapes of those types; :meth:`to_sklearn` refuses them.
     tol : float, default=1e-3
         Convergence threshold on the change of the lower bound (a total, as in scikit-learn).
     reg_covar : float, default=1e-6
@@ -395,7 +491,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     _parameter_table = {
         "n_components": [Interval(int, 1)],
-        "covariance_type": [Options(*_VB)],
+        "covariance_type": [Options(*_COV_TYPES)],
         "tol": [Interval(float, 0)],
         "reg_covar": [Interval(float, 0)],
         "max_iter": [Interval(int, 0)],
@@ -509,9 +605,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _refuse_out_of_core(self, kind: str) -> None:
         if self._marginalize():
-            raise ValueError(f"missing='marginalize' fits arrays in memory; got a {kind} "
-                             "(out-of-core input). Load the data as an array, or use "
-                             "missing='error' for data without NaN.")
+            _missing.refuse_out_of_core(kind)
 
     def _check_values(self, X: np.ndarray) -> None:
         """NaN/inf are errors; with ``missing="marginalize"`` only inf and all-NaN rows."""
@@ -608,7 +702,9 @@ degrees_of_freedom_prior_, covariance_prior_
         else:
             raise ValueError("The parameter 'degrees_of_freedom_prior' should be greater than "
                              f"{d - 1}, but got {self.degrees_of_freedom_prior:.3f}.")
-        ct = self.covariance_type
+        ct = self._cov_name()
+        # the shared structures take the prior of their per-component counterpart
+        kind = {"EII": "spherical", "EEI": "diag"}.get(ct, ct)
         if self.covariance_prior is None:
             if not mom.weight > 1:
                 raise ValueError("The default covariance_prior is the data covariance with "
@@ -616,7 +712,7 @@ degrees_of_freedom_prior_, covariance_prior_
                                  f"{mom.weight:g}. Pass covariance_prior.")
             cov = mom.scatter[0] / (mom.weight - 1.0)
             self.covariance_prior_ = {"full": cov, "tied": cov, "diag": np.diag(cov).copy(),
-                                      "spherical": float(np.diag(cov).mean())}[ct]
+                                      "spherical": float(np.diag(cov).mean())}[kind]
         elif ct in ("full", "tied"):
             c = np.asarray(self.covariance_prior, dtype=np.float64)
             if c.shape != (d, d):
@@ -626,19 +722,23 @@ degrees_of_freedom_prior_, covariance_prior_
                 raise ValueError(f"'{ct} covariance_prior' should be symmetric, "
                                  "positive-definite")
             self.covariance_prior_ = c
-        elif ct == "diag":
+        elif kind == "diag":
             c = np.asarray(self.covariance_prior, dtype=np.float64)
             if c.shape != (d,):
-                raise ValueError(f"The parameter 'diag covariance_prior' should have the shape "
+                raise ValueError(f"The parameter '{ct} covariance_prior' should have the shape "
                                  f"of ({d},), but got {c.shape}")
             if np.any(c <= 0):
-                raise ValueError("'diag covariance_prior' should be positive")
+                raise ValueError(f"'{ct} covariance_prior' should be positive")
             self.covariance_prior_ = c
         else:
             if not isinstance(self.covariance_prior, numbers.Real):
-                raise ValueError("'spherical covariance_prior' must be a positive float, got "
+                raise ValueError(f"'{ct} covariance_prior' must be a positive float, got "
                                  f"{self.covariance_prior!r}")
             self.covariance_prior_ = float(self.covariance_prior)
+
+    def _cov_name(self) -> str:
+        """``covariance_type`` under the registry's own name (aliases resolved)."""
+        return _canonical(self.covariance_type)
 
     def _prior_diag(self) -> np.ndarray:
         """The prior's variances (d,) or a scalar: the scale the scatter is added to."""
@@ -686,6 +786,10 @@ degrees_of_freedom_prior_, covariance_prior_
             model = covariance.get(self.covariance_type)
             prec = np.array(model.validate(self.precisions_init, k, d, "precisions_init"),
                             dtype=np.float64)
+            if self._cov_name() in _GAMMA and not np.all(prec == prec[:1]):
+                raise ValueError(f"covariance_type={self.covariance_type!r} shares one "
+                                 "precision among the components, but the rows of "
+                                 "'precisions_init' differ.")
             pc = model.precision_cholesky_from_precisions(prec)
             out["c"] = (model.covariances_from_precision_cholesky(pc), pc, prec)
         return out
@@ -717,7 +821,7 @@ degrees_of_freedom_prior_, covariance_prior_
             return {"weight_concentration_": wc, "mean_precision_": beta, "means_": means,
                     "degrees_of_freedom_": dof, "covariances_": cov,
                     "precisions_cholesky_": prec_chol}
-        dof, cov = _VB[self.covariance_type][0](nk, xk, S, self.reg_covar, beta, p)
+        dof, cov = _VB[self._cov_name()][0](nk, xk, S, self.reg_covar, beta, p)
         prec_chol, bad = model.precision_cholesky(cov)
         if bad:
             raise ValueError(
@@ -747,6 +851,14 @@ degrees_of_freedom_prior_, covariance_prior_
         if "c" not in self.params:  # known precisions: E[log|Lambda|] = log|Lambda|
             c = self._log_weights(st) - 0.5 * d / st["mean_precision_"]
             return np.broadcast_to(c, (self.n_components,)).astype(np.float64)
+        ct = self._cov_name()
+        if ct in _GAMMA:
+            # shared Gamma precisions: E[log tau] - log E[tau] = digamma(a) - log a, for
+            # each of the d features
+            a = _GAMMA[ct](dof, d)
+            c = (self._log_weights(st)
+                 + 0.5 * (d * (digamma(a) - np.log(a)) - d / st["mean_precision_"]))
+            return np.broadcast_to(c, (self.n_components,)).astype(np.float64)
         log_lambda = d * np.log(2.0) + np.sum(digamma(0.5 * (dof - np.arange(d)[:, None])), 0)
         c = (self._log_weights(st) - 0.5 * d * np.log(dof)
              + 0.5 * (log_lambda - d / st["mean_precision_"]))
@@ -768,7 +880,7 @@ degrees_of_freedom_prior_, covariance_prior_
                                  (self.n_components,))
         # sqrt(nk) folds the nk of nk (xbar - m)^T P (xbar - m) into the difference
         diff = np.sqrt(stats.nk)[:, None] * (stats.means - st["means_"])
-        quad = _VB[self.covariance_type][1](P, stats.scatter, diff)
+        quad = _VB[self._cov_name()][1](P, stats.scatter, diff)
         nk = stats.nk
         # a known weight of 0: c = -inf, and r = 0 (nk may carry round-off of 1e-30)
         with np.errstate(invalid="ignore"):
@@ -812,7 +924,14 @@ degrees_of_freedom_prior_, covariance_prior_
             dof = st["degrees_of_freedom_"]
             ldpc = (model.log_det_cholesky(st["precisions_cholesky_"], d)
                     - 0.5 * d * np.log(dof))
-            if getattr(model, "shared", False):
+            ct = self._cov_name()
+            if ct in _GAMMA:
+                # minus the log-normaliser of the shared Gamma posteriors, counted once:
+                # log Gamma(a) - a log b per Gamma, b = a sigma^2 (sigma^2 = 1 / E[tau])
+                a = _GAMMA[ct](float(dof[0]), d)
+                var = np.atleast_1d(st["covariances_"][0])
+                log_wishart = -float(np.sum(gammaln(a) - a * np.log(a * var)))
+            elif getattr(model, "shared", False):
                 log_wishart = k * float(np.sum(_log_wishart_norm(dof, ldpc, d)))
             else:
                 log_wishart = np.sum(_log_wishart_norm(dof, ldpc, d))
@@ -825,14 +944,14 @@ degrees_of_freedom_prior_, covariance_prior_
         P = model.precisions(pc)
         logdet = np.broadcast_to(model.log_det_cholesky(pc, d), (k,))  # 1/2 log|Lambda_k|
         m = st["means_"]
-        quad = _VB[self.covariance_type][1](P, stats.scatter,
+        quad = _VB[self._cov_name()][1](P, stats.scatter,
                                             np.sqrt(nk)[:, None] * (stats.means - m))
         bound += scale * float(np.sum(nk * logdet) - 0.5 * np.sum(quad))
         if "m" in self.params:
             beta = st["mean_precision_"]
             beta0 = self.mean_precision_prior_
             dm = np.sqrt(beta0) * (m - self.mean_prior_)
-            prior_quad = _VB[self.covariance_type][1](P, np.zeros_like(stats.scatter), dm)
+            prior_quad = _VB[self._cov_name()][1](P, np.zeros_like(stats.scatter), dm)
             kl = 0.5 * np.sum(d * beta0 / beta - d + prior_quad + d * np.log(beta / beta0))
             bound -= scale * float(np.sum(nk * d / (2 * beta))) + kl
         return float(bound)
@@ -896,7 +1015,7 @@ degrees_of_freedom_prior_, covariance_prior_
             shared = getattr(model, "shared", False)
             for j in range(k):
                 Pj = P if shared else np.broadcast_to(P[j], P.shape)
-                gain[:, j] += nk * logdet[j] - 0.5 * _VB[self.covariance_type][1](
+                gain[:, j] += nk * logdet[j] - 0.5 * _VB[self._cov_name()][1](
                     Pj, stats.scatter, zeros)
         gain[~np.isfinite(gain)] = -1e300  # a known weight of 0 takes an empty cluster
         clusters, components = linear_sum_assignment(gain, maximize=True)
@@ -1339,6 +1458,10 @@ degrees_of_freedom_prior_, covariance_prior_
             When ``params`` keeps parts known: scikit-learn's mixture has no known parts.
         """
         check_is_fitted(self)
+        if self._cov_name() in _GAMMA:
+            raise ValueError(f"to_sklearn: scikit-learn's BayesianGaussianMixture has no "
+                             f"covariance_type={self.covariance_type!r} (a precision shared by "
+                             "the components, with a Gamma posterior).")
         if any(c not in self.params for c in "wmc"):
             raise ValueError(f"to_sklearn needs every part estimated (params='wmc'), got "
                              f"params={self.params!r}: scikit-learn's mixture has no known "
@@ -1352,6 +1475,7 @@ degrees_of_freedom_prior_, covariance_prior_
         check_is_fitted(self)
         params = {k: v for k, v in self.get_params(deep=False).items()
                   if k in SkBGM().get_params()}
+        params["covariance_type"] = _SKLEARN_STORAGE[self._cov_name()]
         sk = SkBGM(**params)
         for a in self._STATE + self._PRIORS + self._FITTED:
             if hasattr(self, a):
