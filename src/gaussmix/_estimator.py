@@ -109,7 +109,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         the missing entries and their conditional covariances (:mod:`gaussmix._missing`). The
         initialisation sees the rows with NaN replaced by their column's mean. Scoring and
         prediction of rows with NaN use the same marginals; :meth:`impute` fills them. In
-        memory only; inf and rows with every entry missing stay errors.
+        memory, on memory maps and on re-iterables of chunks (each EM pass reads the chunks
+        once; the first pass's coreset is then built on the mean-imputed rows), not on Dask
+        arrays; inf and rows with every entry missing stay errors.
     noise : bool or array-like of bool of shape (n_samples,), default=False
         Add a uniform noise component (mclust's noise, :mod:`gaussmix._noise`): density
         ``1 / V`` everywhere, ``V`` = ``noise_volume``. ``True`` starts from the rows
@@ -305,32 +307,43 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         """
         marginalize = getattr(self, "missing", "error") == "marginalize"
         if isinstance(X, (DaskSource, ChunkSource)):
-            if marginalize:
-                _missing.refuse_out_of_core("data source")
+            if marginalize and isinstance(X, DaskSource):
+                self._refuse_dask()
             if sample_weight is not None:
                 raise ValueError("sample_weight cannot be given with a data source; give it to "
                                  "the source.")
             if fitted and X.n_features is not None and X.n_features != self.n_features_in_:
                 raise ValueError(f"X has {X.n_features} features, but {type(self).__name__} "
                                  f"is expecting {self.n_features_in_} features as input.")
+            if marginalize and not isinstance(X, _missing.MissingChunkSource):
+                # the same chunks, read with NaN as missing entries
+                return _missing.MissingChunkSource(
+                    X.data, X.sample_weight if isinstance(X.data, np.ndarray) else None,
+                    X.chunk_size, n_features=X.expected_features)
             return X
         if isinstance(X, ArraySource):
             X, sample_weight = X.X, (X.w if sample_weight is None else sample_weight)
         kind = data_kind(X)
-        if marginalize and kind in ("dask", "memmap", "chunks"):
-            _missing.refuse_out_of_core({"dask": "dask array", "memmap": "memory map",
-                                         "chunks": "re-iterable of chunks"}[kind])
         if kind == "dask":
+            if marginalize:
+                self._refuse_dask()
             return DaskSource(X, sample_weight)
         if kind in ("memmap", "chunks"):
             array = isinstance(X, np.ndarray) and X.ndim == 2
             cs = self._chunk_size(X.shape[1] if array else 8, X.dtype.itemsize if array else 8)
-            return ChunkSource(X, sample_weight, cs,
-                               n_features=self.n_features_in_ if fitted else None)
+            # with missing="marginalize" the chunks may hold NaN (missing entries)
+            cls = _missing.MissingChunkSource if marginalize else ChunkSource
+            return cls(X, sample_weight, cs, n_features=self.n_features_in_ if fitted else None)
         X = self._validate_X(X, reset=not fitted)
         check_fit_range(X)
         w = check_sample_weight(sample_weight, X.shape[0], normalize=True)
         return ArraySource(X, w, self._chunk_size(X.shape[1], X.dtype.itemsize))
+
+    @staticmethod
+    def _refuse_dask() -> None:
+        """``missing="marginalize"`` fits arrays, memory maps and chunks, not Dask arrays."""
+        _missing.refuse_out_of_core(
+            "dask array", "arrays in memory, memory maps and re-iterables of chunks")
 
     @contextmanager
     def _passes(self, source: DataSource, model, rng):
@@ -373,7 +386,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 yield pass_fn, init_source(info), info
             return
         from ._outofcore import chunk_passes
-        pass_fn, info = chunk_passes(source, model, k, rng, self.reg_covar)
+        pass_fn, info = chunk_passes(source, model, k, rng, self.reg_covar,
+                                     missing=getattr(self, "missing", "error") == "marginalize")
         yield pass_fn, init_source(info), info
 
     def _coreset(self, source: DataSource, size, rng):
@@ -618,8 +632,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         elif isinstance(X, ChunkSource):
             X = X.data
         if data_kind(X) == "chunks":
-            return ChunkSource(X, sample_weight, self._chunk_size(self.n_features_in_, 8),
-                               n_features=self.n_features_in_)
+            # with missing="marginalize" rows with NaN get their marginal log-densities
+            cls = (_missing.MissingChunkSource
+                   if getattr(self, "missing", "error") == "marginalize" else ChunkSource)
+            return cls(X, sample_weight, self._chunk_size(self.n_features_in_, 8),
+                       n_features=self.n_features_in_)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                           reset=False)
         w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0])

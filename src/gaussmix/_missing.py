@@ -26,29 +26,48 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._data import ArraySource
+from collections.abc import Iterator
+
+from ._data import ArraySource, ChunkSource, _float, check_chunk
 from ._kernels import logsumexp_rows
 from ._params import Params
 from ._stats import SufficientStats, chunk_stats
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _BLOCK = 32768  # rows of one pattern processed at once: k * _BLOCK * d floats of workspace
+_PATTERN_CACHE_BYTES = 64 * 2**20  # factors of the patterns met in a pass, kept across chunks
 
 
-def check_missing(X: np.ndarray, name: str = "X", offset: int = 0) -> np.ndarray:
-    """The NaN mask of ``X`` after checking that it has no inf and no row that is all NaN."""
+def check_missing(X: np.ndarray, name: str = "X", offset: int = 0, *,
+                  chunk: int | None = None) -> np.ndarray:
+    """The NaN mask of ``X`` after checking that it has no inf and no row that is all NaN.
+
+    ``offset`` is the index of ``X``'s first row in the data; with ``chunk`` (the index of an
+    out-of-core chunk) the errors name the chunk and give the rows both within the chunk and
+    in the data.
+    """
     nan = np.isnan(X)
+    where = f"Input {name}" if chunk is None else f"chunk {chunk}"
+
+    def rows_of(local: list[int]) -> str:
+        data = [r + offset for r in local]
+        if chunk is None:
+            return f"{data}"
+        return f"{local} of the chunk, {data} of the data"
+
     if np.isinf(X).any():
         loc = tuple(int(i) for i in np.argwhere(np.isinf(X))[0])
+        row = (f"{loc[0] + offset}" if chunk is None
+               else f"{loc[0]} of the chunk, row {loc[0] + offset} of the data")
         raise ValueError(
-            f"Input {name} contains inf (first at row {loc[0] + offset}, column {loc[1]}); "
-            "NaN marks a missing entry with missing='marginalize', but inf is not allowed.")
+            f"{where} contains inf (first at row {row}, column {loc[1]}); NaN marks a missing "
+            "entry with missing='marginalize', but inf is not allowed.")
     empty = np.flatnonzero(nan.all(axis=1))
     if empty.size:
-        rows = (empty[:10] + offset).tolist()
+        rows = rows_of(empty[:10].tolist())
         more = f" and {empty.size - 10} more" if empty.size > 10 else ""
         raise ValueError(
-            f"Input {name} has {empty.size} row{'s' if empty.size > 1 else ''} with every "
+            f"{where} has {empty.size} row{'s' if empty.size > 1 else ''} with every "
             f"entry missing (rows {rows}{more}); such rows carry no information: drop them.")
     return nan
 
@@ -271,9 +290,122 @@ def impute(X: np.ndarray, params: Params, model, method: str, rng) -> np.ndarray
     return X
 
 
-def refuse_out_of_core(kind: str) -> None:
-    """The error for ``missing="marginalize"`` with out-of-core input (``kind``: a memory map,
-    a re-iterable of chunks, a dask array): the pattern grouping needs the rows in memory."""
-    raise ValueError(f"missing='marginalize' fits arrays in memory; got a {kind} "
-                     "(out-of-core input). Load the data as an array, or use "
-                     "missing='error' for data without NaN.")
+class MissingChunkSource(ChunkSource):
+    """A :class:`~gaussmix._data.ChunkSource` whose chunks may hold NaN (missing entries).
+
+    Until :attr:`validated` is set each chunk is checked as an ordinary chunk on its observed
+    entries (shape, dtype, feature count, weights), and for inf and rows with every entry
+    missing by :func:`check_missing`, whose errors name the chunk and the row. Chunks are
+    served with their NaN.
+    """
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if self.validated:
+            yield from super().chunks()
+            return
+        start = 0
+        for i, X, w in self.raw_chunks():
+            X = np.asarray(X)
+            expected = self.expected_features is not None
+            if X.ndim == 2 and X.dtype.kind == "f" and not np.isfinite(X).all():
+                nan = check_missing(X, offset=start, chunk=i)
+                # the other checks see the observed entries (NaN stands for any number)
+                _, w = check_chunk(i, np.where(nan, 0.0, X), w, self.n_features,
+                                   expected=expected)
+            else:
+                X, w = check_chunk(i, X, w, self.n_features, expected=expected)
+            if self.n_features is None:
+                self.n_features = X.shape[1]
+            start += X.shape[0]
+            X = _float(X)
+            for s in range(0, X.shape[0], self.chunk_size):
+                yield X[s:s + self.chunk_size], np.asarray(w[s:s + self.chunk_size])
+
+
+class _CompleteRows:
+    """The complete rows of every chunk of ``source``, as a data source for
+    :func:`gaussmix._engine.e_pass`; while serving them it accumulates, in :attr:`stats`, the
+    Ghahramani-Jordan statistics of the chunks' incomplete rows under :attr:`params`.
+
+    Each iteration of :meth:`chunks` starts :attr:`stats` afresh (the engine iterates again
+    when its fast kernels decline a pass). Rows are grouped by pattern within a chunk; the
+    factors of a pattern are computed once per pass and kept across chunks (a bounded cache).
+    """
+
+    def __init__(self, source: ChunkSource, n_complete: int, model):
+        self.source = source
+        self.n_samples = n_complete
+        self.model = model
+        self.params: Params | None = None
+        self.stats: SufficientStats | None = None
+
+    def chunks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        params = self.params
+        k, d = params.means.shape
+        full = self.model.full_scatter
+        cov = _dense(params, self.model)
+        with np.errstate(divide="ignore"):
+            log_w = np.log(params.weights)
+        cache: dict[bytes, _Pattern] = {}
+        max_cached = max(1, _PATTERN_CACHE_BYTES // (8 * k * (3 * d * d + 2 * d)))
+        self.stats = SufficientStats.empty(k, d, full)
+        for Xc, wc in self.source.chunks():
+            nan = np.isnan(Xc)
+            incomplete = nan.any(axis=1)
+            if not incomplete.any():
+                yield Xc, wc
+                continue
+            for o, r in patterns(nan):
+                key = o.tobytes()
+                pat = cache.get(key)
+                if pat is None:
+                    if len(cache) >= max_cached:
+                        cache.clear()
+                    pat = cache[key] = _Pattern(o, d, params.means, cov, log_w)
+                for s in range(0, len(r), _BLOCK):
+                    rows = r[s:s + _BLOCK]
+                    self.stats = self.stats.merge(_pattern_stats(
+                        np.asarray(Xc[rows], dtype=np.float64),
+                        np.asarray(wc[rows], dtype=np.float64), pat, full, k))
+            if not incomplete.all():
+                yield Xc[~incomplete], wc[~incomplete]
+
+
+class ChunkMissingPass:
+    """The E-pass of EM over chunks with NaN (a memory map or a re-iterable of chunks):
+    ``pass_fn(params) -> stats``, one read of the chunks per call.
+
+    As :class:`MissingPass`, but chunk by chunk: the complete rows of each chunk go to the
+    ordinary fast E-pass (:func:`gaussmix._engine.e_pass`), the incomplete rows are grouped by
+    pattern within their chunk and their statistics merged; nothing of length n_samples is
+    held. ``shift`` is the weighted mean of the complete rows (of the observed entries when
+    every row has a NaN), as in memory.
+    """
+
+    def __init__(self, source: ChunkSource, model, reg_covar: float, shift: np.ndarray,
+                 dtype, n_complete: int):
+        self.rows = _CompleteRows(source, n_complete, model)
+        self.model = model
+        self.reg_covar = reg_covar
+        self.shift = shift
+        self.dtype = dtype
+
+    def __call__(self, params: Params) -> SufficientStats:
+        from ._engine import e_pass
+        self.rows.params = params
+        stats = e_pass(self.rows, params, self.model, self.shift, self.dtype,
+                       reg_covar=self.reg_covar)
+        return stats.merge(self.rows.stats)
+
+
+def refuse_out_of_core(kind: str, supported: str | None = None) -> None:
+    """The error for ``missing="marginalize"`` with input an estimator cannot fit with it
+    (``kind``: a memory map, a re-iterable of chunks, a dask array); ``supported`` names what it
+    does fit (default: arrays in memory)."""
+    if supported is None:
+        raise ValueError(f"missing='marginalize' fits arrays in memory; got a {kind} "
+                         "(out-of-core input). Load the data as an array, or use "
+                         "missing='error' for data without NaN.")
+    raise ValueError(f"missing='marginalize' fits {supported}; got a {kind}. Load the data "
+                     "as an array or a memory map, or use missing='error' for data without "
+                     "NaN.")
