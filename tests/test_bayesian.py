@@ -339,7 +339,10 @@ def test_select_bayesian_checks_its_arguments(data):
     with pytest.raises(ValueError, match="'n_components'"):
         select_bayesian(data, [0, 2])
     with pytest.raises(ValueError, match="'covariance_types'.*closed-form"):
-        select_bayesian(data, 2, "VVV")
+        select_bayesian(data, 2, "VEV")
+    # mclust's names of the closed-form types are accepted, EII/EEI included
+    res = select_bayesian(data, 2, ("VVV", "EII"), random_state=0, max_iter=20)
+    assert {row["covariance_type"] for row in res.table} == {"VVV", "EII"}
     with pytest.raises(TypeError, match="sets 'covariance_type'"):
         select_bayesian(data, 2, **{"covariance_type": "full"})
     with pytest.raises(ValueError, match="max_iter"):

@@ -34,12 +34,13 @@ import numpy.typing as npt
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ._bayesian import BayesianGaussianMixture
+from ._bayesian import BAYES_COVARIANCE_TYPES, BayesianGaussianMixture
 from ._progress import progress_bar
 from ._validation import check_estimator_params
 
 __all__ = ["select_bayesian", "BayesianSelectionResult"]
 
+#: the default grid: scikit-learn's four types
 _BAYES_COV_TYPES = ("full", "tied", "diag", "spherical")
 #: Columns of :attr:`BayesianSelectionResult.table`.
 BAYES_COLUMNS = ("rank", "n_components", "covariance_type", "elbo", "effective_n_components",
@@ -125,10 +126,11 @@ def _check_grid(n_components, covariance_types):
         raise ValueError(f"'n_components' must be an int >= 1 or an iterable of them; got "
                          f"{n_components!r}.")
     cts = [covariance_types] if isinstance(covariance_types, str) else list(covariance_types)
-    bad = [c for c in cts if c not in _BAYES_COV_TYPES]
+    bad = [c for c in cts if c not in BAYES_COVARIANCE_TYPES]
     if not cts or bad:
-        raise ValueError(f"'covariance_types' must name some of {list(_BAYES_COV_TYPES)} (the "
-                         f"types with a closed-form variational update); got {covariance_types!r}.")
+        raise ValueError(f"'covariance_types' must name some of {list(BAYES_COVARIANCE_TYPES)} "
+                         f"(the types with a closed-form variational update); got "
+                         f"{covariance_types!r}.")
     return sorted(set(int(k) for k in ks)), list(dict.fromkeys(cts))
 
 
@@ -146,6 +148,8 @@ def select_bayesian(X: npt.ArrayLike, n_components: int | Iterable[int] = (1, 2,
     n_components : int or iterable of int, default=(1, 2, 4, 8, 16)
         Truncation levels (upper bounds on the number of components) to try.
     covariance_types : str or iterable of str, default=("full", "tied", "diag", "spherical")
+        Any of the types with a closed-form variational update: scikit-learn's four, their
+        mclust names (VVV, EEE, VVI, VII), EII and EEI.
     sample_weight : array-like of shape (n_samples,), default=None
     random_state : int, RandomState instance or None, default=None
         Seeds the per-K seeds stored in the fitted models.

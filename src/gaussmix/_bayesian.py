@@ -272,7 +272,10 @@ _VB = {
 _GAMMA = {"EII": _gamma_shape_eii, "EEI": _gamma_shape_eei}
 #: Accepted ``covariance_type`` values: scikit-learn's four, mclust's names of them (aliases
 #: resolved by the covariance registry) and the shared spherical and diagonal structures.
-_COV_TYPES = ("full", "tied", "diag", "spherical", "VVV", "EEE", "VVI", "VII", "EII", "EEI")
+#: the covariance types with a closed-form variational update (mclust's names for
+#: scikit-learn's four are aliases)
+BAYES_COVARIANCE_TYPES = ("full", "tied", "diag", "spherical", "VVV", "EEE", "VVI", "VII", "EII",
+                          "EEI")
 #: The scikit-learn type whose fitted attributes have the same shapes (for its sampler).
 _SKLEARN_STORAGE = {"full": "full", "tied": "tied", "diag": "diag", "spherical": "spherical",
                     "EII": "spherical", "EEI": "diag"}
@@ -491,7 +494,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     _parameter_table = {
         "n_components": [Interval(int, 1)],
-        "covariance_type": [Options(*_COV_TYPES)],
+        "covariance_type": [Options(*BAYES_COVARIANCE_TYPES)],
         "tol": [Interval(float, 0)],
         "reg_covar": [Interval(float, 0)],
         "max_iter": [Interval(int, 0)],
