@@ -18,6 +18,12 @@ Rows are grouped by missingness pattern; per pattern and component the Cholesky 
 pattern's rows. Complete rows go through the ordinary fast E-pass (:func:`_engine.e_pass`), and
 data without any NaN never comes here, so its fit is the complete-data fit bit for bit.
 
+Out of core (a memory map or a re-iterable of chunks, :class:`MissingChunkSource`) a pass reads
+the chunks once (:class:`ChunkMissingPass`): each chunk's complete rows stream to the fast
+E-pass, its incomplete rows are grouped by pattern within the chunk, and a pattern's factors
+are reused by later chunks of the same pass; the statistics merge, so the fit equals the
+in-memory one up to summation order.
+
 Names: ``o``/``m`` observed/missing index arrays, ``L`` the lower Cholesky factor of ``S_oo``,
 ``z = L^{-1}(x_o - mu_o)`` whitened residuals, ``B = S_mo L^{-T}`` so ``xhat_m = mu_m + B z``
 and ``C = S_mm - B B^T``; ``rw`` responsibilities times sample weights.

@@ -13,6 +13,13 @@ computes the weighted mean and builds a :class:`~gaussmix.coreset.StreamingCores
 initialisation (``init_params``) is computed; explicit ``weights_init``/``means_init``/
 ``precisions_init`` are honoured as in memory. This module computes; the estimator runs the EM
 and stores what it returns (:meth:`gaussmix.GaussianMixture.fit`).
+
+With ``missing="marginalize"`` the chunks may hold NaN (a
+:class:`~gaussmix._missing.MissingChunkSource`): the first pass also takes the columns'
+observed means, and when it meets a NaN a second pass builds the coreset on the mean-imputed
+rows; every EM pass is then a :class:`~gaussmix._missing.ChunkMissingPass` (complete rows
+through the ordinary fast pass, incomplete rows by pattern within their chunk). Data without
+NaN is fitted as without ``missing``, bit for bit.
 """
 from __future__ import annotations
 
