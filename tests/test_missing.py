@@ -254,3 +254,11 @@ def test_out_of_core_input_is_refused_by_name(tmp_path):
         gm.fit(da.from_array(X, chunks=50))
     # in memory the same rows fit
     assert np.isfinite(gm.fit(X).lower_bound_)
+
+
+def test_coreset_size_is_refused_by_name():
+    X = np.random.default_rng(1).normal(size=(300, 2))
+    X[::5, 0] = np.nan
+    with pytest.raises(ValueError, match="missing='marginalize' is not supported with "
+                                         "coreset_size"):
+        GaussianMixture(2, missing="marginalize", coreset_size=100).fit(X)

@@ -111,7 +111,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         prediction of rows with NaN use the same marginals; :meth:`impute` fills them. In
         memory, on memory maps and on re-iterables of chunks (each EM pass reads the chunks
         once; the first pass's coreset is then built on the mean-imputed rows), not on Dask
-        arrays; inf and rows with every entry missing stay errors.
+        arrays nor with ``coreset_size``; inf and rows with every entry missing stay errors.
     noise : bool or array-like of bool of shape (n_samples,), default=False
         Add a uniform noise component (mclust's noise, :mod:`gaussmix._noise`): density
         ``1 / V`` everywhere, ``V`` = ``noise_volume``. ``True`` starts from the rows
@@ -484,6 +484,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if coreset_size is not None:
             if not (isinstance(self.noise, (bool, np.bool_)) and not self.noise):
                 raise ValueError("noise is not supported with coreset_size: fit on all rows.")
+            if self.missing == "marginalize":
+                raise ValueError("missing='marginalize' is not supported with coreset_size (a "
+                                 "coreset of rows with missing entries is not defined): fit on "
+                                 "all rows, or use missing='error' for data without NaN.")
             pts, wts = self._coreset(source, coreset_size, rng)
             logger.info("coreset fit on %d weighted rows", len(pts))
             return self._fit(pts, wts)
