@@ -39,25 +39,14 @@ RATES = (0.1, 0.2, 0.4)
 
 
 def machine():
-    try:
-        import threadpoolctl
-        libs = {i["internal_api"] for i in threadpoolctl.threadpool_info()}
-    except Exception:  # noqa: BLE001
-        libs = set()
-    mem = ""
-    try:
-        import psutil
-        mem = f", {psutil.virtual_memory().total / 2**30:.0f} GiB"
-    except Exception:  # noqa: BLE001
-        pass
+    """The machine line of :mod:`benchmarks.anomaly_auc`, with numpy's version and the load."""
+    from .anomaly_auc import machine as base
     load = ""
     try:
         load = f" (load average {os.getloadavg()[0]:.1f} at the end)"
     except OSError:
         pass
-    return (f"{platform.machine()}, {os.cpu_count()} cores{mem}{load}, no GPU, "
-            f"BLAS: {', '.join(sorted(libs)) or 'unknown'}; Python {platform.python_version()}, "
-            f"numpy {np.__version__}")
+    return f"{base()}, numpy {np.__version__}{load}"
 
 
 def planted(n, d, k, seed):

@@ -141,9 +141,8 @@ from ._passfit import coreset_source
 from ._sampling import distinct_rows, row_uniforms
 from ._stats import SufficientStats
 from ._typing import INIT_PARAMS
-from ._validation import (ArrayLike, Interval, Kinds, Letters, Options, check_finite,
-                          check_means_init, check_params, check_sample_weight,
-                          check_weights_init)
+from ._validation import (ArrayLike, Interval, Kinds, Letters, Options, check_means_init,
+                          check_params, check_sample_weight, check_weights_init)
 from ._init import _stats_from_points, stats_from_labels, stats_from_resp
 
 if TYPE_CHECKING:
@@ -612,10 +611,7 @@ degrees_of_freedom_prior_, covariance_prior_
 
     def _check_values(self, X: np.ndarray) -> None:
         """NaN/inf are errors; with ``missing="marginalize"`` only inf and all-NaN rows."""
-        if self._marginalize() and not np.isfinite(X).all():
-            _missing.check_missing(X)
-        else:
-            check_finite(X)
+        _missing.check_values(X, getattr(self, "missing", "error"))
 
     def _with_missing(self, source) -> tuple:
         """``(source the initialisation and default priors see, NaN mask or None)``: the

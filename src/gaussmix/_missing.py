@@ -38,6 +38,7 @@ from ._data import ArraySource, ChunkSource, _float, check_chunk
 from ._kernels import logsumexp_rows
 from ._params import Params
 from ._stats import SufficientStats, chunk_stats
+from ._validation import check_finite
 
 _LOG_2PI = np.log(2.0 * np.pi)
 _BLOCK = 32768  # rows of one pattern processed at once: k * _BLOCK * d floats of workspace
@@ -415,3 +416,18 @@ def refuse_out_of_core(kind: str, supported: str | None = None) -> None:
     raise ValueError(f"missing='marginalize' fits {supported}; got a {kind}. Load the data "
                      "as an array or a memory map, or use missing='error' for data without "
                      "NaN.")
+
+
+def check_values(X: np.ndarray, missing: str, hint: str | None = None) -> None:
+    """NaN and inf are errors, except with ``missing="marginalize"``, where only inf and rows
+    with every entry missing are (:func:`check_missing`). ``hint`` ends the NaN error (how to
+    treat NaN as missing entries)."""
+    if missing == "marginalize" and not np.isfinite(X).all():
+        check_missing(X)
+        return
+    try:
+        check_finite(X)
+    except ValueError as exc:
+        if hint is None or not np.isnan(X).any():
+            raise
+        raise ValueError(f"{exc} {hint}") from None

@@ -69,9 +69,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._estimator import GaussianMixture
-from ._missing import check_missing, patterns
+from ._missing import check_values, patterns
 from ._typing import CovarianceType, InitParams, RandomStateLike
-from ._validation import check_finite, check_sample_weight
+from ._validation import check_sample_weight
 
 __all__ = ["GaussianMixtureOutlierDetector", "auto_min_weight", "weighted_quantile"]
 
@@ -524,16 +524,8 @@ default="auto"
         return ref
 
     def _check_values(self, X) -> None:
-        if self.missing == "marginalize" and not np.isfinite(X).all():
-            check_missing(X)  # inf and rows with every entry missing stay errors
-            return
-        try:
-            check_finite(X)
-        except ValueError as exc:
-            if not np.isnan(X).any():
-                raise
-            raise ValueError(f"{exc} To treat NaN as missing entries (marginal density of the "
-                             "observed features), pass missing='marginalize'.") from None
+        check_values(X, self.missing, "To treat NaN as missing entries (marginal density of the "
+                     "observed features), pass missing='marginalize'.")
 
     @classmethod
     def from_mixture(cls, mixture: Any, X: npt.ArrayLike | None = None, *,

@@ -61,9 +61,9 @@ from ._typing import InitParams, RandomStateLike
 from ._repair import DegenerateComponentWarning
 from ._estimator import GaussianMixture
 from ._prior import ConjugatePrior, as_prior, check_model
-from ._missing import check_missing, mean_imputed
+from ._missing import check_values, mean_imputed
 from ._kmeans import kmeans
-from ._validation import check_estimator_params, check_finite, check_sample_weight
+from ._validation import check_estimator_params, check_sample_weight
 
 logger = logging.getLogger("gaussmix")
 
@@ -456,17 +456,8 @@ def _validate_X(X, missing="error"):
     from sklearn.utils import check_array
     X = check_array(X, dtype=[np.float64, np.float32], ensure_all_finite=False,
                     ensure_min_samples=2)
-    if missing == "marginalize" and not np.isfinite(X).all():
-        check_missing(X)  # inf and rows with every entry missing stay errors
-    else:
-        try:
-            check_finite(X)
-        except ValueError as exc:
-            if not np.isnan(X).any():
-                raise
-            raise ValueError(f"{exc} To fit with NaN as missing entries "
-                             "(marginal likelihood of the observed ones), pass "
-                             "missing='marginalize'.") from None
+    check_values(X, missing, "To fit with NaN as missing entries (marginal likelihood of the "
+                 "observed ones), pass missing='marginalize'.")
     return X
 
 
