@@ -48,7 +48,7 @@ def auto_chunk_size(d: int, k: int, itemsize: int, budget: int = DEFAULT_CHUNK_B
     return int(max(256, min(2**20, budget // per_row)))
 
 
-def _float(X: np.ndarray) -> np.ndarray:
+def as_float(X: np.ndarray) -> np.ndarray:
     """``X`` itself when float32/float64, else cast to float64."""
     return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
 
@@ -254,7 +254,7 @@ class ChunkSource(DataSource):
                     self.n_features = X.shape[1]
             elif w is None:
                 w = np.ones(X.shape[0])
-            X = _float(X)
+            X = as_float(X)
             for s in range(0, X.shape[0], self.chunk_size):
                 yield X[s:s + self.chunk_size], np.asarray(w[s:s + self.chunk_size])
 
@@ -342,7 +342,7 @@ class DaskSource(DataSource):
             else:
                 wc = w[start:start + len(Xc)]
             start += len(Xc)
-            yield _float(Xc), wc
+            yield as_float(Xc), wc
 
 
 def data_kind(X) -> str:

@@ -34,7 +34,7 @@ import numpy as np
 
 from collections.abc import Iterator
 
-from ._data import ArraySource, ChunkSource, _float, check_chunk
+from ._data import ArraySource, ChunkSource, as_float, check_chunk
 from ._kernels import logsumexp_rows
 from ._params import Params
 from ._stats import SufficientStats, chunk_stats
@@ -324,7 +324,7 @@ class MissingChunkSource(ChunkSource):
             if self.n_features is None:
                 self.n_features = X.shape[1]
             start += X.shape[0]
-            X = _float(X)
+            X = as_float(X)
             for s in range(0, X.shape[0], self.chunk_size):
                 yield X[s:s + self.chunk_size], np.asarray(w[s:s + self.chunk_size])
 
